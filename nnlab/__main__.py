@@ -1,0 +1,3 @@
+from nnlab.cli import app
+
+app(prog_name="nnlab")

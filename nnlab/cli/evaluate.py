@@ -1,0 +1,51 @@
+"""`nnlab eval`: rebuild a trained model from its run directory and report on a split or a CSV."""
+
+from pathlib import Path
+
+import typer
+
+from nnlab.cli.main import command, print_json, stdout
+
+
+@command(name="eval")
+def eval_(
+    run_dir: Path = typer.Argument(..., help="A run directory written by nnlab train.", show_default=False),
+    split: str = typer.Option("test", help="Which split of the run's own data: test or train."),
+    data: Path = typer.Option(None, "--data", help="Evaluate on this CSV instead (same columns as training)."),
+    device: str = typer.Option("cpu", help="Where to evaluate: cpu, cuda, cuda:N or auto."),
+    json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
+):
+    """Evaluate a trained run: the same report train printed, from the run directory alone.
+
+    Example: nnlab eval runs/wine-mlp-20260101-120000 --split train
+    """
+    from nnlab import report
+    from nnlab.data import load_data, load_labelled_csv
+    from nnlab.device import resolve_device, set_threads
+    from nnlab.errors import UsageError
+    from nnlab.metrics import assess
+    from nnlab.runs import load_run
+
+    if split not in ("test", "train"):
+        raise UsageError(f"--split: '{split}' is not a split; use test or train")
+    run = load_run(run_dir)
+    dev = resolve_device(device)
+    set_threads(run.checkpoint.get("threads", 1))  # the training thread count: identical sums
+    model = run.build_model(dev)
+    features, target = run.checkpoint["feature_names"], run.checkpoint["target_name"]
+    if data is not None:
+        split = str(data)
+        X, y = load_labelled_csv(data, run.cfg, run.prep, features, target)
+    else:
+        splits = load_data(run.cfg, prep=run.prep)
+        X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_train, splits.y_train)
+        if len(X) == 0:
+            raise UsageError(f"{run_dir}: the run has no {split} split (data.test_size was 0); use --split train")
+    import torch
+
+    tensors = tuple(torch.from_numpy(a).to(dev) for a in (X, y))
+    outcome = assess(model, run.cfg, {split: tensors}, run.prep.classes, features)
+    if json_out:
+        print_json({"run_dir": str(run_dir), "split": split, "metrics": outcome.metrics[split]})
+        return
+    stdout().print(report.results(run.cfg, outcome))

@@ -1,0 +1,94 @@
+"""`nnlab train` and `nnlab check`: config -> data -> model -> fit -> run directory -> report."""
+
+from pathlib import Path
+
+import typer
+
+from nnlab.cli.main import command, print_json, stdout
+
+CONFIG = typer.Argument(..., help="YAML config file, e.g. configs/wine_mlp.yaml.", show_default=False)
+OVERRIDES = typer.Argument(None, help="key=value overrides with dotted keys, e.g. optimizer.lr=0.1 "
+                                      "model.hidden=[16,16].", show_default=False)
+
+
+def _flag_overrides(overrides, **flags) -> list[str]:
+    """CLI flags that mirror config keys, as overrides (flags left at None change nothing)."""
+    return list(overrides or []) + [f"{key}={value}" for key, value in flags.items() if value is not None]
+
+
+@command
+def train(
+    config: Path = CONFIG,
+    overrides: list[str] = OVERRIDES,
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the run directory."),
+    device: str = typer.Option(None, help="Override device: auto, cpu, cuda or cuda:N."),
+    seed: int = typer.Option(None, help="Override the seed."),
+    threads: int = typer.Option(None, help="Override torch's intra-op thread count."),
+    json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final report."),
+):
+    """Train the model a config describes and save a run directory.
+
+    Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
+    """
+    from nnlab import report, runs
+    from nnlab.config import load_config
+    from nnlab.data import load_data
+    from nnlab.metrics import assess_splits
+    from nnlab.train import fit, prepare
+
+    cfg = load_config(config, _flag_overrides(overrides, device=device, seed=seed, threads=threads))
+    splits = load_data(cfg)
+    setup = prepare(cfg, splits)
+    run_dir = runs.new_run_dir(out, cfg.name)
+
+    console = stdout()
+    talk = not (json_out or quiet)
+    if talk:
+        console.print(report.run_header(cfg, splits, setup.model, setup.device, setup.threads))
+        console.print(f"run directory: {run_dir}")
+    table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
+    if talk:
+        console.print(table.header())
+    result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
+                 task=cfg.task, seed=cfg.seed, on_log=(lambda row: console.print(table.row(row))) if talk else None)
+
+    outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+    summary = runs.summary(run_dir, cfg, result, outcome, setup)
+    runs.save_run(run_dir, cfg, result.history, runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names,
+                                                       splits.target_name, splits.n_outputs, setup.threads), summary)
+    if json_out:
+        print_json(summary)
+    else:
+        console.print(report.results(cfg, outcome))
+        if not quiet:
+            console.print(f"saved {run_dir}")
+
+
+@command
+def check(
+    config: Path = CONFIG,
+    overrides: list[str] = OVERRIDES,
+    json_out: bool = typer.Option(False, "--json", help="Print only a JSON description on stdout."),
+):
+    """Validate a config and read its data, without training (and without importing torch).
+
+    Example: nnlab check configs/wine_mlp.yaml optimizer.lr=1e-3
+    """
+    from nnlab.config import load_config
+    from nnlab.data import load_data
+
+    cfg = load_config(config, list(overrides or []))
+    splits = load_data(cfg)
+    info = {"config": str(config), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind, "loss": cfg.loss,
+            "n_features": splits.n_features, "n_outputs": splits.n_outputs,
+            "train_rows": len(splits.X_train), "test_rows": len(splits.X_test),
+            "classes": splits.prep.classes}
+    if json_out:
+        print_json({"ok": True, **info})
+        return
+    console = stdout()
+    classes = f", classes {', '.join(map(str, info['classes']))}" if info["classes"] else ""
+    console.print(f"[green]ok[/green] {config}: {cfg.model.kind} model, {cfg.task} with {cfg.loss}; "
+                  f"{info['train_rows']} train / {info['test_rows']} test rows, "
+                  f"{info['n_features']} features{classes}")

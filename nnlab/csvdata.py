@@ -1,0 +1,126 @@
+"""Reading a CSV into float32 features and a raw target, with errors that name the column and row."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.errors import DataError, did_you_mean
+
+
+def read_header(path: Path, sep: str) -> list[str]:
+    """The column names of a CSV, checked: the file exists, is UTF-8, has unique names."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f, delimiter=sep), None)
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found; check data.path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; data.path must name a CSV file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read: {e}") from None
+    if not header or header == [""]:
+        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    header = [name.strip() for name in header]
+    if len(header) == 1:
+        for other in (";", "\t", ",", "|"):
+            if other != sep and other in header[0]:
+                shown = "\\t" if other == "\t" else other
+                raise DataError(f"{path}: only one column found with separator {sep!r}; the header "
+                                f"looks {shown!r}-separated: set data.sep: '{shown}'")
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path}: column '{name}' appears twice in the header; rename one")
+        seen.add(name)
+    return header
+
+
+def read_csv(path: Path, target: str | None, features: list[str] | None, sep: str = ",",
+             dropna: bool = False):
+    """X float32 (N, F), y as read (N,) or None when `target` is None, and the feature names."""
+    import pandas as pd
+
+    header = read_header(path, sep)
+    if target is not None and target not in header:
+        raise DataError(f"{path}: target column '{target}' not found{did_you_mean(target, header)}; "
+                        f"columns are: {', '.join(header)}")
+    if features is None:
+        features = [c for c in header if c != target]
+    for name in features:
+        if name not in header:
+            raise DataError(f"{path}: feature column '{name}' not found{did_you_mean(name, header)}; "
+                            f"columns are: {', '.join(header)}")
+        if name == target:
+            raise DataError(f"{path}: column '{name}' is both the target and a feature; "
+                            "remove it from data.features")
+    if not features:
+        raise DataError(f"{path}: no feature columns besides the target '{target}'")
+    columns = features + ([target] if target is not None else [])
+    try:
+        # No usecols: with it, pandas silently accepts rows with extra fields.
+        frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding="utf-8",
+                            skipinitialspace=True)
+    except ValueError as e:
+        if isinstance(e, pd.errors.ParserError):
+            raise DataError(f"{path}: {_parser_message(e)}") from None
+        raise DataError(_find_non_numeric(path, sep, features) or f"{path}: {e}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame[columns]
+    if len(frame) == 0:
+        raise DataError(f"{path}: has a header but no data rows")
+    frame = _handle_missing(frame, columns, path, dropna)
+    X = frame[features].to_numpy(dtype=np.float32)
+    y = frame[target].to_numpy() if target is not None else None
+    if y is not None and y.dtype == object:
+        y = np.array([str(v).strip() for v in y], dtype=object)
+    return X, y, features
+
+
+def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
+    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them."""
+    import pandas as pd
+
+    bad = pd.DataFrame({c: frame[c].isna() | (np.isinf(frame[c]) if frame[c].dtype.kind == "f" else False)
+                        for c in columns})
+    bad_rows = bad.any(axis=1)
+    if not bad_rows.any():
+        return frame
+    if dropna:
+        kept = frame[~bad_rows].reset_index(drop=True)
+        if len(kept) == 0:
+            raise DataError(f"{path}: every row has a missing or infinite value")
+        return kept
+    counts = ", ".join(f"'{c}': {int(n)}" for c, n in bad.sum().items() if n)
+    lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad_rows.to_numpy())[:5])
+    raise DataError(f"{path}: missing or infinite values in {counts} (first at line {lines}); "
+                    "fix them or set data.dropna: true")
+
+
+def _find_non_numeric(path: Path, sep: str, features: list[str]) -> str | None:
+    """The first feature value that is not a number, named by column, line and value."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8", keep_default_na=False,
+                        skipinitialspace=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for name in features:
+        text = frame[name].str.strip()
+        numbers = pd.to_numeric(text.where(text != "", "nan"), errors="coerce")
+        bad = numbers.isna() & ~text.str.lower().isin(["", "nan", "na", "n/a", "null", "none"])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            return (f"{path}: column '{name}' line {row + 2}: {text.iloc[row]!r} is not a number; "
+                    "features must be numeric (drop the column from data.features or fix the value)")
+    return None
+
+
+def _parser_message(error) -> str:
+    text = str(error).strip()
+    if "Expected" in text and "fields" in text:
+        return f"ragged row: {text.split('error: ')[-1]}; every row needs as many values as the header"
+    return text.splitlines()[-1]

@@ -1,0 +1,52 @@
+"""Where a run executes: the device, the intra-op thread count, and the seeds."""
+
+import os
+import random
+
+from nnlab.errors import ConfigError
+
+# Below this many multiply-adds per step, extra intra-op threads cost more than they gain
+# (measured: one wine step ~1 ms with 1 thread, ~10 ms with 2 when the other core is busy).
+_MACS_PER_THREAD = 5_000_000
+
+
+def resolve_device(name: str):
+    """torch.device for a config's `device`; asking for CUDA without one is a config error."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: '{name}' asked for, but torch sees no CUDA device "
+                              f"(torch {torch.__version__}); use device: cpu or auto")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device: '{name}' asked for, but only {torch.cuda.device_count()} "
+                              "CUDA device(s) are visible")
+    return torch.device(name)
+
+
+def choose_threads(requested: int | None, n_params: int, batch_rows: int) -> int:
+    """The config's `threads`, or 1 for tiny models and more only when a step is large enough to gain."""
+    if requested is not None:
+        return requested
+    macs = n_params * batch_rows
+    return max(1, min(os.cpu_count() or 1, 4, macs // _MACS_PER_THREAD))
+
+
+def set_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (and CUDA through torch) for a reproducible run."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,93 @@
+"""SGD and Adam(W) with the arithmetic of torch.optim's foreach implementations, minus its start-up cost.
+
+Why not torch.optim: constructing any torch.optim.Optimizer imports torch._dynamo (measured here:
++2.4 s on every `nnlab train`, more than the whole wine training). These classes run the same
+`torch._foreach_*` calls in the same order, so the numbers are bit-identical to
+`torch.optim.SGD/Adam/AdamW(foreach=True)`; tests/test_optim.py checks that step by step.
+"""
+
+import torch
+
+
+class SGD:
+    """torch.optim.SGD: weight decay, momentum (buffer starts as the first gradient), Nesterov."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0):
+        self.params = list(params)
+        self.lr, self.momentum, self.dampening = lr, momentum, dampening
+        self.nesterov, self.weight_decay = nesterov, weight_decay
+        self.momentum_buffers: list[torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        params, grads = self.params, [p.grad for p in self.params]
+        if self.weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if self.momentum != 0:
+            if self.momentum_buffers is None:
+                self.momentum_buffers = [g.detach().clone() for g in grads]
+            else:
+                torch._foreach_mul_(self.momentum_buffers, self.momentum)
+                torch._foreach_add_(self.momentum_buffers, grads, alpha=1 - self.dampening)
+            if self.nesterov:
+                torch._foreach_add_(grads, self.momentum_buffers, alpha=self.momentum)
+            else:
+                grads = self.momentum_buffers
+        torch._foreach_add_(params, grads, alpha=-self.lr)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def state_dict(self) -> dict:
+        return {"momentum_buffers": self.momentum_buffers}
+
+    def load_state_dict(self, state: dict) -> None:
+        buffers = state["momentum_buffers"]
+        self.momentum_buffers = None if buffers is None else [b.to(p.device, copy=True) for b, p in zip(buffers, self.params)]
+
+
+class Adam:
+    """torch.optim.Adam, or AdamW with `decoupled=True` (weight decay applied to the weights directly)."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled: bool = False):
+        self.params = list(params)
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.weight_decay, self.decoupled = weight_decay, decoupled
+        self.t = 0
+        self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        params, grads = self.params, [p.grad for p in self.params]
+        self.t += 1
+        if self.weight_decay != 0:
+            if self.decoupled:
+                torch._foreach_mul_(params, 1 - self.lr * self.weight_decay)
+            else:
+                grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        torch._foreach_lerp_(self.exp_avgs, grads, 1 - self.beta1)
+        torch._foreach_mul_(self.exp_avg_sqs, self.beta2)
+        torch._foreach_addcmul_(self.exp_avg_sqs, grads, grads, 1 - self.beta2)
+        n, t = len(params), float(self.t)
+        step_size = (self.lr / (1 - self.beta1 ** t)) * -1
+        bias_correction2_sqrt = (1 - self.beta2 ** t) ** 0.5
+        denom = torch._foreach_sqrt(self.exp_avg_sqs)
+        torch._foreach_div_(denom, [bias_correction2_sqrt] * n)
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(params, self.exp_avgs, denom, [step_size] * n)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "exp_avgs": self.exp_avgs, "exp_avg_sqs": self.exp_avg_sqs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t = int(state["t"])
+        self.exp_avgs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avgs"], self.params)]
+        self.exp_avg_sqs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avg_sqs"], self.params)]

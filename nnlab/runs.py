@@ -1,0 +1,151 @@
+"""The run directory: resolved config, metrics.csv, checkpoint and summary.json; and reading it back."""
+
+import csv
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nnlab.config import RunConfig, validate
+from nnlab.data import Preprocessing
+from nnlab.errors import CheckpointError, ConfigError, UsageError
+
+CONFIG, METRICS, CHECKPOINT, SUMMARY = "config.yaml", "metrics.csv", "checkpoint.pt", "summary.json"
+FORMAT = "nnlab-checkpoint/1"
+
+
+def new_run_dir(parent: Path, name: str) -> Path:
+    """A fresh folder parent/name-YYYYmmdd-HHMMSS[-N]; never reuses an existing one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            path = Path(parent) / (f"{name}-{stamp}" + (f"-{n}" if n > 1 else ""))
+            try:
+                path.mkdir()  # atomic: two runs started in the same second get different folders
+                return path
+            except FileExistsError:
+                continue
+    except OSError as e:
+        raise UsageError(f"{parent}: cannot create a run directory there: {e.strerror}; pick another --out") from None
+    raise UsageError(f"{parent}: too many runs named '{name}' this second")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: readers see old or new, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
+                       target_name: str, n_outputs: int, threads: int) -> dict:
+    """Everything eval needs, as tensors and plain Python values (loadable with weights_only=True)."""
+    from nnlab import __version__
+
+    return {"format": FORMAT, "nnlab_version": __version__, "config": cfg.to_dict(),
+            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "preprocessing": prep.to_dict(), "feature_names": list(feature_names),
+            "target_name": target_name, "n_features": len(feature_names), "n_outputs": n_outputs,
+            "threads": threads}  # eval reuses it: matmul sums depend on the thread count
+
+
+def save_checkpoint(run_dir: Path, payload: dict) -> None:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_atomic(Path(run_dir) / CHECKPOINT, buffer.getvalue())
+
+
+def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup) -> dict:
+    """The object `train --json` prints and summary.json holds: plain numbers only."""
+    return {"run_dir": str(run_dir), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind,
+            "epochs": cfg.train.epochs, "steps": fit.steps, "train_seconds": round(fit.seconds, 6),
+            "train_loss": fit.history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras,
+            "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads}
+
+
+def save_run(run_dir: Path, cfg: RunConfig, history: list[dict], payload: dict, summary: dict) -> None:
+    """Write the four files of a finished run."""
+    run_dir = Path(run_dir)
+    write_atomic(run_dir / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
+    write_atomic(run_dir / METRICS, _csv_bytes(history))
+    save_checkpoint(run_dir, payload)
+    write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+
+
+def _csv_bytes(rows: list[dict]) -> bytes:
+    import io
+
+    out = io.StringIO()
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@dataclass
+class Run:
+    """A run directory read back: its config, preprocessing and checkpoint payload."""
+
+    path: Path
+    cfg: RunConfig
+    prep: Preprocessing
+    checkpoint: dict
+
+    def build_model(self, device):
+        """The trained module on `device`; tensors that do not fit the config are a CheckpointError."""
+        model = self.cfg.model.build(self.checkpoint["n_features"], self.checkpoint["n_outputs"])
+        expected = model.state_dict()
+        state = self.checkpoint["model_state"]
+        for name, tensor in expected.items():
+            if name not in state:
+                raise CheckpointError(f"{self.path / CHECKPOINT}: tensor '{name}' is missing")
+            if tuple(state[name].shape) != tuple(tensor.shape):
+                raise CheckpointError(f"{self.path / CHECKPOINT}: tensor '{name}' has shape "
+                                      f"{tuple(state[name].shape)} but the config's model needs {tuple(tensor.shape)}")
+        extra = sorted(set(state) - set(expected))
+        if extra:
+            raise CheckpointError(f"{self.path / CHECKPOINT}: unexpected tensor '{extra[0]}' for this model")
+        model.load_state_dict(state)
+        return model.to(device)
+
+
+def load_run(run_dir: Path) -> Run:
+    """Read a run directory; never unpickles anything but tensors and plain containers."""
+    import torch
+
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint in this run directory; was the run finished?")
+    try:
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning is noise next to our error
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+        raise CheckpointError(f"{path}: corrupt or not an nnlab checkpoint ({reason[:120]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an nnlab checkpoint (format {FORMAT} expected)")
+    try:
+        cfg = validate(payload["config"], str(path))
+        prep = Preprocessing.from_dict(payload["preprocessing"])
+    except ConfigError as e:
+        raise CheckpointError(f"the config stored in {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: checkpoint lacks or garbles {e}") from None
+    return Run(run_dir, cfg, prep, payload)

@@ -1,0 +1,54 @@
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+WINE = ROOT / "data" / "wine.csv"
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    """Every test starts from the same RNG state."""
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    return 0
+
+
+class Cli:
+    """Runs nnlab in-process, like a shell would, and keeps stdout and stderr apart."""
+
+    def __init__(self, out: Path):
+        from nnlab.cli import app
+
+        self.app, self.out, self.runner = app, out, CliRunner()
+
+    def __call__(self, *args, code: int = 0):
+        result = self.runner.invoke(self.app, [str(a) for a in args])
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+        if code != 0:
+            assert "Traceback" not in result.stderr + result.stdout
+        return result
+
+    def train_json(self, config, *overrides) -> dict:
+        result = self(*["train", config, *overrides, "--out", self.out, "--json"])
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path / "runs")
+
+
+def write_config(folder: Path, text: str, name: str = "config.yaml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path

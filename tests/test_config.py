@@ -1,0 +1,156 @@
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import CONFIGS, WINE, write_config
+from nnlab.config import load_config, parse_yaml, validate
+from nnlab.errors import ConfigError
+
+WINE_YAML = f"""
+name: wine
+data: {{source: csv, path: {WINE}, target: class}}
+model: {{kind: mlp, hidden: [5, 5, 5]}}
+optimizer: {{lr: 0.05, momentum: 0.1}}
+"""
+
+
+def error_of(tmp_path, text: str, overrides=()) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, text), list(overrides))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_bundled_configs_validate(path):
+    cfg = load_config(path)
+    assert cfg.name and cfg.loss in ("mse", "sse", "bce", "cross_entropy")
+
+
+def test_defaults_and_derived_values(tmp_path):
+    cfg = load_config(write_config(tmp_path, WINE_YAML))
+    assert cfg.loss == "cross_entropy" and cfg.task == "classification"
+    assert cfg.optimizer.name == "sgd" and cfg.optimizer.momentum == 0.1
+    assert cfg.train.epochs == 100 and cfg.log_every == 10
+    assert cfg.data.test_size == 0.2 and cfg.data.standardize is True
+
+
+def test_relative_data_path_resolves_against_config_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = write_config(tmp_path / "sub", WINE_YAML.replace(str(WINE), "../wine.csv"))
+    assert load_config(path).data.path == str((tmp_path / "wine.csv").resolve())
+
+
+def test_name_defaults_to_file_stem(tmp_path):
+    path = write_config(tmp_path, WINE_YAML.replace("name: wine\n", ""), name="my exp.yaml")
+    assert load_config(path).name == "my-exp"
+
+
+@pytest.mark.parametrize("override, key, expected", [
+    ("optimizer.lr=1e-3", ("optimizer", "lr"), 0.001),
+    ("optimizer.lr=5E-2", ("optimizer", "lr"), 0.05),
+    ("seed=3", ("seed",), 3),
+    ("train.epochs=1e3", ("train", "epochs"), 1000),
+    ("model.hidden=[16,16]", ("model", "hidden"), [16, 16]),
+    ("train.batch_size=null", ("train", "batch_size"), None),
+    ("optimizer.name=adam", ("optimizer", "name"), "adam"),
+])
+def test_overrides_read_yaml_scalars(tmp_path, override, key, expected):
+    cfg = load_config(write_config(tmp_path, WINE_YAML.replace("momentum: 0.1", "")), [override])
+    value = cfg
+    for part in key:
+        value = getattr(value, part)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_scientific_notation_in_files_is_a_number():
+    assert parse_yaml("lr: 1e-6\nb: -2.5E+3\nc: .5", "x") == {"lr": 1e-6, "b": -2500.0, "c": 0.5}
+
+
+@pytest.mark.parametrize("text, overrides, expected", [
+    (WINE_YAML, ["optimizer.lrr=0.1"], "optimizer.lrr: unknown key (did you mean 'lr'?)"),
+    (WINE_YAML, ["trian.epochs=3"], "trian: unknown key (did you mean 'train'?)"),
+    (WINE_YAML, ["optimizer.lr=0"], "optimizer.lr: input should be greater than 0"),
+    (WINE_YAML, ["optimizer.lr=-1"], "optimizer.lr"),
+    (WINE_YAML, ["data.test_size=1"], "data.test_size: input should be less than 1"),
+    (WINE_YAML, ["data.test_size=-0.1"], "data.test_size"),
+    (WINE_YAML, ["model.hidden=[]"], "model.hidden"),
+    (WINE_YAML, ["model.hidden=[5,0]"], "model.hidden.1"),
+    (WINE_YAML, ["model.hidden=[5,-2]"], "model.hidden.1"),
+    (WINE_YAML, ["model.kind=mlpp"], "model: unknown kind 'mlpp' (did you mean 'mlp'?)"),
+    (WINE_YAML, ["train.epochs=true"], "train.epochs: expected a number, got a boolean"),
+    (WINE_YAML, ["train.epochs=ten"], "train.epochs"),
+    (WINE_YAML, ["optimizer.lr=.nan"], "optimizer.lr: input should be a finite number"),
+    (WINE_YAML, ["optimizer.lr=.inf"], "optimizer.lr: input should be a finite number"),
+    (WINE_YAML, ["device=gpu"], "device: 'gpu' is not a device"),
+    (WINE_YAML, ["loss=bce", "model.kind=polynomial", "model.hidden=null"], "model.hidden: unknown key"),
+    (WINE_YAML, ["optimizer.nesterov=true", "optimizer.momentum=0"], "optimizer: nesterov needs momentum > 0"),
+    ("data: {source: csv}\nmodel: {kind: mlp}", [], "data.path: required key is missing"),
+    ("data: {source: csv, path: x.csv}\nmodel: {kind: mlp}", [], "data.target: required key is missing"),
+    ("data: {source: sine}\nmodel: {kind: polynomial}\nloss: bce", [], "loss: model kind 'polynomial' trains with"),
+    ("data: {source: sine}\nmodel: {kind: mlp}\nloss: cross_entropy", [], "needs class labels"),
+    ("data: {source: linear, n_features: 3}\nmodel: {kind: polynomial}", [], "takes 1 input feature"),
+    ("data: {source: logistic}\nmodel: {kind: logistic}\nloss: mse", [], "trains with bce"),
+    ("data: {source: linear}\nmodel: {kind: linear}", [], None),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 40 and "\n" not in v else None)
+def test_invalid_configs_name_file_and_key(tmp_path, text, overrides, expected):
+    if expected is None:
+        load_config(write_config(tmp_path, text), overrides)
+        return
+    message = error_of(tmp_path, text, overrides)
+    assert message.startswith(str(tmp_path / "config.yaml")), message
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "the file is empty"),
+    ("- a\n- b\n", "the top level must be a mapping"),
+    ("seed: 1\nseed: 2\n", "duplicate key 'seed'"),
+    ("a: [1, 2\n", "line"),
+    ("!!python/object/apply:os.system ['touch /tmp/nnlab-pwned']", "could not determine a constructor"),
+    ("a: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
+], ids=["empty", "list", "duplicate", "unclosed", "python-tag", "deep"])
+def test_unreadable_yaml_is_a_config_error(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("override", ["noequals", "=3", "a..b=1", "seed.x=1"])
+def test_malformed_overrides(tmp_path, override):
+    assert "override" in error_of(tmp_path, WINE_YAML, [override])
+
+
+def test_every_error_is_listed_once_per_line(tmp_path):
+    message = error_of(tmp_path, WINE_YAML, ["optimizer.lr=0", "train.epochs=0", "seed=-1"])
+    assert len(message.splitlines()) == 3
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8))
+yaml_values = st.recursive(yaml_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+keys = st.sampled_from(["name", "seed", "device", "threads", "data", "model", "loss", "optimizer", "train",
+                        "source", "kind", "lr", "hidden", "epochs", "path", "target"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, yaml_values | st.dictionaries(keys, yaml_values, max_size=5), max_size=8))
+def test_random_config_dicts_validate_or_raise_config_error(raw):
+    try:
+        cfg = validate(raw, "fuzz.yaml")
+    except ConfigError:
+        return
+    assert cfg.train.epochs >= 1 and math.isfinite(cfg.optimizer.lr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_random_yaml_text_parses_or_raises_config_error(text):
+    try:
+        parse_yaml(text, "fuzz.yaml")
+    except ConfigError:
+        pass

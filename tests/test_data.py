@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from conftest import WINE, write_config
+from nnlab.config import load_config
+from nnlab.data import fit_preprocessing, load_data, split_indices
+from nnlab.errors import ConfigError, DataError
+
+
+def csv_config(tmp_path, csv_text: str, extra: str = "", target: str = "label"):
+    (tmp_path / "d.csv").write_text(csv_text)
+    return load_config(write_config(tmp_path, f"data: {{source: csv, path: d.csv, target: {target}}}\n"
+                                               f"model: {{kind: mlp, hidden: [4]}}\n{extra}"))
+
+
+def wine_cfg(tmp_path, *overrides):
+    text = f"seed: 6202\ndata: {{source: csv, path: {WINE}, target: class}}\nmodel: {{kind: mlp}}\n"
+    return load_config(write_config(tmp_path, text), list(overrides))
+
+
+def test_wine_split_is_stratified_80_20_and_standardized_on_train(tmp_path):
+    splits = load_data(wine_cfg(tmp_path))
+    assert (len(splits.X_train), len(splits.X_test)) == (142, 36)
+    assert splits.prep.classes == [1, 2, 3] and splits.n_outputs == 3
+    assert np.bincount(splits.y_test).tolist() == [12, 14, 10]  # 59/71/48 rows: 20% of each
+    assert np.allclose(splits.X_train.mean(0), 0, atol=1e-5) and np.allclose(splits.X_train.std(0), 1, atol=1e-4)
+    assert not np.allclose(splits.X_test.mean(0), 0, atol=1e-3)  # the scaler never saw the test rows
+    from sklearn.preprocessing import StandardScaler
+
+    table = np.loadtxt(WINE, delimiter=",", skiprows=1)
+    train_idx, _ = split_indices(table[:, 0].astype(int), len(table), 0.2, 6202)
+    scaler = StandardScaler().fit(table[train_idx, 1:])
+    assert np.allclose(splits.prep.mean, scaler.mean_) and np.allclose(splits.prep.scale, scaler.scale_)
+
+
+def test_same_seed_same_split_other_seed_other_split(tmp_path):
+    a, b = load_data(wine_cfg(tmp_path)), load_data(wine_cfg(tmp_path))
+    c = load_data(wine_cfg(tmp_path, "seed=1"))
+    assert np.array_equal(a.X_test, b.X_test) and not np.array_equal(a.X_test, c.X_test)
+
+
+def test_test_size_zero_keeps_every_row(tmp_path):
+    splits = load_data(wine_cfg(tmp_path, "data.test_size=0"))
+    assert len(splits.X_train) == 178 and len(splits.X_test) == 0
+
+
+def test_string_labels_are_encoded_and_kept(tmp_path):
+    rows = "\n".join(f"{i},{i % 7},{'malignant' if i % 3 else 'benign'}" for i in range(30))
+    splits = load_data(csv_config(tmp_path, "a,b,label\n" + rows))
+    assert splits.prep.classes == ["benign", "malignant"]
+    assert set(np.unique(splits.y_train)) == {0, 1}
+
+
+def test_fit_preprocessing_constant_column_scale_is_one():
+    prep = fit_preprocessing(np.array([[1.0, 2.0], [1.0, 4.0]], dtype=np.float32), None, True)
+    assert prep.scale.tolist() == [1.0, 1.0] and prep.mean.tolist() == [1.0, 3.0]
+
+
+def test_synthetic_linear_data_follows_its_weights(tmp_path):
+    cfg = load_config(write_config(tmp_path, "data: {source: linear, n_samples: 500, weights: [2, -3.4], "
+                                              "bias: 4.2, noise: 0.0, standardize: false}\nmodel: {kind: linear}"))
+    splits = load_data(cfg)
+    assert np.allclose(splits.X_train @ np.array([2, -3.4]) + 4.2, splits.y_train[:, 0], atol=1e-4)
+    assert splits.truth == {"weights": [2.0, -3.4], "bias": 4.2}
+
+
+def test_sine_source_is_the_notebook_grid(tmp_path):
+    cfg = load_config(write_config(tmp_path, "data: {source: sine, test_size: 0, standardize: false}\n"
+                                              "model: {kind: polynomial}"))
+    splits = load_data(cfg)
+    assert splits.X_train.shape == (2000, 1)
+    assert splits.X_train[0, 0] == pytest.approx(-np.pi) and splits.X_train[-1, 0] == pytest.approx(np.pi)
+    assert np.allclose(np.sin(splits.X_train), splits.y_train, atol=1e-6)
+
+
+@pytest.mark.parametrize("csv_text, extra, message", [
+    ("a,b,label\n", "", "has a header but no data rows"),
+    ("", "", "the file is empty"),
+    ("a;b;label\n1;2;x\n", "", "set data.sep: ';'"),
+    ("a,b,label\n1,oops,x\n2,3,y\n", "", "column 'b' line 2: 'oops' is not a number"),
+    ("a,b,label\n1,,x\n2,3,y\n,4,x\n", "", "missing or infinite values in 'a': 1, 'b': 1"),
+    ("a,b,label\n1,2,x\n2,3,y,4\n", "", "ragged row"),
+    ("a,a,label\n1,2,x\n", "", "column 'a' appears twice"),
+    ("a,b,Label\n1,2,x\n", "", "target column 'label' not found (did you mean 'Label'?)"),
+    ("a,b,label\n1,2,x\n3,4,x\n", "", "has a single class"),
+    ("a,b,label\n" + "1,2,x\n" * 5 + "1,2,y\n" * 5 + "1,2,z\n", "data: {test_size: 0.1}", None),
+])
+def test_bad_csv_is_a_data_error_naming_file_and_column(tmp_path, csv_text, extra, message):
+    if message is None:  # 2 test rows for 3 classes
+        csv_text, extra, message = csv_text, "", "raise test_size so every class is held out"
+        (tmp_path / "d.csv").write_text(csv_text)
+        cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label, "
+                                                  "test_size: 0.1}\nmodel: {kind: mlp}"))
+        with pytest.raises(DataError, match=message):
+            load_data(cfg)
+        return
+    with pytest.raises(DataError) as info:
+        load_data(csv_config(tmp_path, csv_text, extra))
+    assert "d.csv" in str(info.value) and message in str(info.value), str(info.value)
+
+
+def test_non_utf8_file(tmp_path):
+    (tmp_path / "d.csv").write_bytes("a,b,label\n1,2,caf\xe9\n".encode("latin-1"))
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label}\nmodel: {kind: mlp}"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_data(cfg)
+
+
+def test_dropna_drops_incomplete_rows(tmp_path):
+    rows = "a,b,label\n" + "".join(f"{i},{i},{'xy'[i % 2]}\n" for i in range(20)) + "1,,x\n"
+    (tmp_path / "d.csv").write_text(rows)
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label, dropna: true}\n"
+                                             "model: {kind: mlp}"))
+    splits = load_data(cfg)
+    assert len(splits.X_train) + len(splits.X_test) == 20
+
+
+def test_logistic_model_refuses_three_classes(tmp_path):
+    with pytest.raises(ConfigError, match="handles 2 classes"):
+        load_data(wine_cfg(tmp_path, "model.kind=logistic", "loss=bce"))
+
+
+def test_bce_refuses_three_classes(tmp_path):
+    with pytest.raises(ConfigError, match="bce needs 2 classes"):
+        load_data(wine_cfg(tmp_path, "loss=bce"))
+
+
+def test_polynomial_on_a_many_column_csv(tmp_path):
+    with pytest.raises(ConfigError, match="takes 1 input feature"):
+        load_data(wine_cfg(tmp_path, "model.kind=polynomial", "loss=mse"))

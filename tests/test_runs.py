@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from conftest import ROOT
+from nnlab.errors import CheckpointError
+from nnlab.runs import CHECKPOINT, load_run, new_run_dir
+
+
+def test_run_dirs_are_never_reused(tmp_path):
+    dirs = {new_run_dir(tmp_path, "exp") for _ in range(5)}
+    assert len(dirs) == 5 and all(d.is_dir() and d.name.startswith("exp-") for d in dirs)
+
+
+@pytest.fixture(scope="module")
+def wine_run(tmp_path_factory):
+    from typer.testing import CliRunner
+
+    from nnlab.cli import app
+
+    out = tmp_path_factory.mktemp("runs")
+    result = CliRunner().invoke(app, ["train", str(ROOT / "configs" / "wine_mlp.yaml"), "train.epochs=20",
+                                      "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    return next(out.iterdir())
+
+
+def test_checkpoint_holds_only_tensors_and_plain_values(wine_run):
+    payload = torch.load(wine_run / CHECKPOINT, weights_only=True)
+    assert payload["feature_names"][0] == "Alcohol" and payload["preprocessing"]["classes"] == [1, 2, 3]
+    assert set(payload["model_state"]) == {"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias",
+                                           "6.weight", "6.bias"}
+    assert payload["config"]["model"]["hidden"] == [5, 5, 5]
+
+
+def test_load_run_rebuilds_the_trained_model(wine_run):
+    run = load_run(wine_run)
+    model = run.build_model("cpu")
+    state = torch.load(wine_run / CHECKPOINT, weights_only=True)["model_state"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_truncated_checkpoint_is_corrupt(wine_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    data = (copy / CHECKPOINT).read_bytes()
+    (copy / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_run(copy)
+
+
+def test_shape_mismatch_names_the_tensor_and_both_shapes(wine_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    payload = torch.load(copy / CHECKPOINT, weights_only=True)
+    payload["model_state"]["2.weight"] = torch.zeros(7, 5)
+    torch.save(payload, copy / CHECKPOINT)
+    with pytest.raises(CheckpointError, match=r"'2.weight' has shape \(7, 5\) but the config's model needs \(5, 5\)"):
+        load_run(copy).build_model("cpu")
+
+
+def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
+    import os
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CHECKPOINT).write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError):
+        load_run(run)
+    assert not marker.exists()
