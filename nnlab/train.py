@@ -44,11 +44,12 @@ class Fit:
 
 def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
         cfg: TrainConfig, *, log_every: int, task: str, seed: int,
-        on_log: Callable[[dict], None] | None = None) -> Fit:
+        on_epoch_end: Callable[[int, dict | None], None] | None = None) -> Fit:
     """Train `model` on (X_train, y_train, X_test, y_test), already on its device.
 
     One row of history every `log_every` epochs and at the last: epoch, train_loss (mean of the
     epoch's minibatch losses), test_loss and a test metric, seconds since the start.
+    `on_epoch_end(epoch, row)` runs after every epoch; `row` is None on epochs that log nothing.
     """
     X, y, X_test, y_test = tensors
     n, device = len(X), X.device
@@ -82,8 +83,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
                    "seconds": round(time.perf_counter() - start, 4)}
             model.train()
             history.append(row)
-            if on_log:
-                on_log(row)
+        if on_epoch_end:
+            on_epoch_end(epoch, row if logged else None)
     return Fit(history, steps, time.perf_counter() - start)
 
 

@@ -50,8 +50,13 @@ def train(
     table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
     if talk:
         console.print(table.header())
+
+    def show_row(epoch: int, row: dict | None):
+        if row:
+            console.print(table.row(row))
+
     result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
-                 task=cfg.task, seed=cfg.seed, on_log=(lambda row: console.print(table.row(row))) if talk else None)
+                 task=cfg.task, seed=cfg.seed, on_epoch_end=show_row if talk else None)
 
     outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
     summary = runs.summary(run_dir, cfg, result, outcome, setup)
