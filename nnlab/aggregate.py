@@ -9,6 +9,7 @@ import csv
 import io
 import math
 
+from rich import box
 from rich.table import Table
 
 FAIL_MARGIN = 0.05
@@ -98,12 +99,12 @@ def points_table(points: list[dict], task: str, title: str) -> Table:
             if s["mean"] is not None:
                 table.add_row(name, f"{_fmt(s['mean'])} ± {_fmt(s['std'])}", _fmt(s["min"]), _fmt(s["max"]))
         return table
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     keys = list(points[0]["overrides"])
     for key in keys:
-        table.add_column(key)
+        table.add_column(key, no_wrap=True)
     for column in ("runs", "failed", headline, "min", "max", "train_loss"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     for p in points:
         cells = [str(p["overrides"][k]) for k in keys] + [str(p["runs"]), str(p["failed"])]
         for name, parts in ((headline, ("mean", "min", "max")), ("train_loss", ("mean",))):
@@ -117,7 +118,7 @@ def points_table(points: list[dict], task: str, title: str) -> Table:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.4f}" if abs(v) < 1e4 else f"{v:.4g}"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.4g}"
 
 
 def points_csv(points: list[dict]) -> bytes:

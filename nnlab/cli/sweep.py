@@ -58,9 +58,13 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     if json_out:
         print_json(summary)
         return
+    from rich.measure import Measurement
+
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
-    console.print(aggregate.points_table(summary["points"], summary["task"], title))
+    table = aggregate.points_table(summary["points"], summary["task"], title)
+    console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
+    console.print(table)
     if not quiet:
         console.print(f"failed to learn = {aggregate.FAILED_DEFINITION}")
         console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")
