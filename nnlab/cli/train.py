@@ -26,11 +26,19 @@ def train(
     threads: int = typer.Option(None, help="Override torch's intra-op thread count."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final report."),
+    seeds: str = typer.Option(None, "--seeds", help="Train one model per seed (10, 0-9 or 1,5,7) and report "
+                                                    "mean ± std; see nnlab sweep."),
 ):
     """Train the model a config describes and save a run directory.
 
     Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
     """
+    if seeds is not None:  # many runs: nnlab/cli/sweep.py
+        from nnlab.cli.sweep import train_many
+        from nnlab.sweep import parse_seeds
+
+        return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
+                          parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
     from nnlab import report, runs
     from nnlab.config import load_config
     from nnlab.data import load_data
