@@ -34,14 +34,19 @@ def import_distributed(flag: str):
     return distributed
 
 
-@contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None):
-    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes."""
+def check_cluster_options(scheduler: str | None, workers: int | None):
+    """Exactly one of --scheduler/--workers, sensible, with Dask installed; returns `distributed`."""
     if (scheduler is None) == (workers is None):
         raise UsageError("give either --scheduler ADDRESS or --workers N, not both")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers: {workers} is not a number of worker processes; use 1 or more")
-    distributed = import_distributed("--scheduler" if scheduler else "--workers")
+    return import_distributed("--scheduler" if scheduler else "--workers")
+
+
+@contextmanager
+def open_client(scheduler: str | None = None, workers: int | None = None):
+    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes."""
+    distributed = check_cluster_options(scheduler, workers)
     import dask
 
     if scheduler is not None:
@@ -121,11 +126,12 @@ def materialize(blob: Blob, sha256: str) -> Path:
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: a unique key, the arguments after data_path, how many trials it covers."""
+    """One unit of work: a unique key, the arguments after data_path, how many trials it covers, its data file."""
 
     key: str
     args: tuple
     n_trials: int = 1
+    data: str | None = None  # the client's path of the data file the task reads (a key of `blobs`)
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def _execute(fn: Callable, key: str, topic: str, version: str, args: tuple, blob
         return TaskError(str(e))
 
 
-def run_tasks(client, fn: Callable, tasks: list[Task], blob: Blob | None = None,
+def run_tasks(client, fn: Callable, tasks: list[Task], blobs: dict[str, Blob] | None = None,
               on_progress: Callable[[Progress], None] | None = None,
               on_result: Callable[[Task, object], None] | None = None) -> Collected:
     """Run every task on the cluster; Ctrl-C cancels what is left and keeps what finished.
@@ -215,10 +221,11 @@ def run_tasks(client, fn: Callable, tasks: list[Task], blob: Blob | None = None,
         show()
 
     client.subscribe_topic(topic, started)
-    data = sha = None
-    if blob is not None:  # one copy in the graph; a worker that lost it recomputes it from there
-        data, sha = client.submit(_hold, blob, key=f"nnlab-data-{blob.sha256[:16]}-{run}", pure=False), blob.sha256
-    futures = {client.submit(_execute, fn, t.key, topic, nnlab.__version__, t.args, data, sha,
+    # One copy of each file in the graph: a worker that lost it recomputes it from there.
+    data = {path: client.submit(_hold, blob, key=f"nnlab-{run}-data-{n}", pure=False)
+            for n, (path, blob) in enumerate((blobs or {}).items())}
+    futures = {client.submit(_execute, fn, t.key, topic, nnlab.__version__, t.args, data.get(t.data),
+                             blobs[t.data].sha256 if t.data else None,
                              key=f"nnlab-{run}-{t.key}", retries=RETRIES, pure=False): t for t in tasks}
     collected = Collected({}, {})
     pending = set(futures)
@@ -252,6 +259,8 @@ def run_tasks(client, fn: Callable, tasks: list[Task], blob: Blob | None = None,
         collected.interrupted = True
     finally:
         client.unsubscribe_topic(topic)
+        for future in data.values():
+            future.release()
     return collected
 
 

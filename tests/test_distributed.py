@@ -10,20 +10,24 @@ import pytest
 
 from conftest import ROOT, WINE
 from nnlab import distributed
-from nnlab.config import load_config
+from nnlab.cluster import group_tasks, train_group_task
+from nnlab.data import load_data
 from nnlab.distributed import Blob, Task, TaskError, materialize, open_client, run_tasks
 from nnlab.errors import DataError, UsageError
-from nnlab.trial import resolve_threads, run_trial
+from nnlab.sweep import expand, parse_grid, plan, train_group
 
 WINE_CONFIG = ROOT / "configs" / "wine_mlp.yaml"
 
 
-def wine_trial(seed: int, epochs: int = 30, lr: float = 0.05) -> Task:
-    """A Task training the wine MLP: args are the resolved config dict and the thread count."""
-    from nnlab.data import load_data
+def wine_sweep(seeds, epochs: int = 30, grid=(), vectorize: bool = True):
+    """(trials, splits, tasks) of a wine sweep, planned as `nnlab sweep` plans it."""
+    trials = expand(WINE_CONFIG, [f"train.epochs={epochs}", "device=cpu"], parse_grid(list(grid)), list(seeds))
+    splits = [load_data(t.cfg) for t in trials]
+    return trials, splits, group_tasks(trials, splits, plan(trials, splits, vectorize=vectorize))
 
-    cfg = load_config(WINE_CONFIG, [f"seed={seed}", f"train.epochs={epochs}", f"optimizer.lr={lr}", "device=cpu"])
-    return Task(f"seed{seed}-lr{lr}", (cfg.to_dict(), resolve_threads(cfg, load_data(cfg))))
+
+def blobs(tasks):
+    return {t.data: Blob.read(t.data) for t in tasks}
 
 
 def _raise_config_error(data_path, message):
@@ -55,19 +59,21 @@ def test_data_travels_as_bytes_and_is_checked_against_its_sha256(tmp_path):
         Blob.read(tmp_path / "missing.csv")
 
 
-def test_a_trial_on_a_local_copy_of_the_data_matches_the_trial_on_the_original():
-    task = wine_trial(seed=3)
-    raw, threads = task.args
-    blob = Blob.read(raw["data"]["path"])
-    here, shipped = run_trial(None, raw, threads), run_trial(materialize(blob, blob.sha256), raw, threads)
-    assert shipped["metrics"] == here["metrics"] and shipped["history"][-1]["train_loss"] == here["history"][-1]["train_loss"]
-    assert all((shipped["model_state"][k] == v).all() for k, v in here["model_state"].items())
+def test_a_group_on_a_local_copy_of_the_data_matches_the_group_trained_here():
+    trials, splits, tasks = wine_sweep([0, 1], grid=["optimizer.lr=0.05,0.1"])
+    [task] = tasks  # seeds and learning rates stack into one group
+    blob = Blob.read(task.data)
+    shipped = train_group_task(materialize(blob, blob.sha256), *task.args)
+    here = train_group([t.cfg.to_dict() for t in trials], splits, vectorize=True)
+    assert [r.metrics for r in shipped] == [r.metrics for r in here] and len(here) == 4
+    for a, b in zip(shipped, here):
+        assert all((a.model.state_dict()[k] == v).all() for k, v in b.model.state_dict().items())
 
 
 def test_nnlab_errors_and_version_mismatches_come_back_as_task_errors():
     assert distributed._execute(fails_with_config_error, "k", "t", distributed_version(), ("bad lr",), None, None) \
         == TaskError("bad lr")
-    assert "worker has nnlab" in distributed._execute(run_trial, "k", "t", "0.0.0", (), None, None).message
+    assert "worker has nnlab" in distributed._execute(train_group_task, "k", "t", "0.0.0", (), None, None).message
 
 
 def distributed_version():
@@ -115,27 +121,36 @@ def test_scheduler_and_workers_exclude_each_other():
 # ---------------------------------------------------------------- on a LocalCluster of 2 processes
 
 
+def warm_up():
+    import nnlab.sweep  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import torch  # noqa: F401
+
+
 @pytest.fixture(scope="module")
 def client():
     with open_client(workers=2) as client:
+        client.run(warm_up)  # both workers import torch and scikit-learn now, in parallel
         yield client
 
 
 @pytest.mark.cluster
-def test_trials_on_the_cluster_equal_the_same_trials_run_here(client):
-    tasks = [wine_trial(seed) for seed in (0, 1, 2)] + [wine_trial(0, lr=0.1)]
-    blob = Blob.read(WINE)
+def test_groups_on_the_cluster_equal_the_same_groups_trained_here(client):
+    trials, splits, tasks = wine_sweep([0, 1, 2], grid=["model.hidden=[5],[4,4]"])
+    assert len(tasks) == 2
     seen = []
-    collected = run_tasks(client, run_trial, tasks, blob, on_progress=lambda p: seen.append(
-        (p.running, p.done, p.failed)))
+    collected = run_tasks(client, train_group_task, tasks, blobs(tasks),
+                          on_progress=lambda p: seen.append((p.running, p.done, p.failed)))
     assert not collected.failed and not collected.interrupted and set(collected.results) == {t.key for t in tasks}
     for task in tasks:
-        remote, local = collected.results[task.key], run_trial(None, *task.args)
-        assert remote["metrics"] == local["metrics"] and remote["threads"] == local["threads"] == 1
-        assert [{k: v for k, v in r.items() if k != "seconds"} for r in remote["history"]] == \
-               [{k: v for k, v in r.items() if k != "seconds"} for r in local["history"]]
-        assert all((remote["model_state"][k] == v).all() for k, v in local["model_state"].items())
-    assert seen[-1] == (0, 4, 0)
+        here = [t for t in trials if t.cfg.to_dict() in task.args[0]]
+        local = train_group([t.cfg.to_dict() for t in here], [splits[trials.index(t)] for t in here], True)
+        for remote, alone in zip(collected.results[task.key], local):
+            assert remote.metrics == alone.metrics and remote.threads == alone.threads == 1
+            assert [{k: v for k, v in r.items() if k != "seconds"} for r in remote.history] == \
+                   [{k: v for k, v in r.items() if k != "seconds"} for r in alone.history]
+            assert all((remote.model.state_dict()[k] == v).all() for k, v in alone.model.state_dict().items())
+    assert seen[-1] == (0, 6, 0)
 
 
 @pytest.mark.cluster
@@ -148,12 +163,12 @@ def test_deterministic_failures_are_reported_with_their_reason_and_not_retried(c
 
 @pytest.mark.cluster
 def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_ones(client):
-    tasks = [wine_trial(seed, epochs=100) for seed in range(8)]
+    _, _, tasks = wine_sweep(range(8), epochs=100, vectorize=False)
 
     def interrupt(task, result):
         raise KeyboardInterrupt
 
-    collected = run_tasks(client, run_trial, tasks, Blob.read(WINE), on_result=interrupt)
+    collected = run_tasks(client, train_group_task, tasks, blobs(tasks), on_result=interrupt)
     assert collected.interrupted and len(collected.results) == 1
     assert not collected.failed
     def nnlab_tasks(dask_scheduler):
@@ -165,23 +180,38 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_ones(client):
     assert client.run_on_scheduler(nnlab_tasks) == []  # cancelled and released on the scheduler
 
 
+def executing(dask_worker) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
 @pytest.mark.cluster
 def test_killing_a_worker_mid_sweep_still_completes_every_trial(client):
-    tasks = [wine_trial(seed, epochs=300) for seed in range(6)]
-    pids = list(client.run(os.getpid).values())
-    killed, states = threading.Event(), []
+    _, _, tasks = wine_sweep(range(6), epochs=300, vectorize=False)  # one task per run
+    pids = client.run(os.getpid)
+    progress, killed, retried = [None], [], []
 
-    def kill_when_busy(progress):
-        states.append((progress.running, progress.retried))
-        # Both workers inside the last two trials: the survivor, already warm, reruns the killed one.
-        if progress.running >= 2 and progress.done >= len(tasks) - 2 and not killed.is_set():
-            killed.set()
-            os.kill(pids[0], signal.SIGKILL)
+    def kill_a_busy_worker():
+        """Once the last two runs are on the workers, SIGKILL one that is inside a run (the survivor reruns it)."""
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            if progress[0] and progress[0].done >= len(tasks) - 2:
+                busy = [address for address, keys in client.run(executing).items() if keys]
+                if busy:
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed.append(busy[0])
+            time.sleep(0.02)  # polling for a state, bounded by the deadline
 
-    collected = run_tasks(client, run_trial, tasks, Blob.read(WINE), on_progress=kill_when_busy)
-    assert killed.is_set()
+    def record(p):
+        progress[0] = p
+        retried.append(p.retried)
+
+    watcher = threading.Thread(target=kill_a_busy_worker)
+    watcher.start()
+    collected = run_tasks(client, train_group_task, tasks, blobs(tasks), on_progress=record)
+    watcher.join()
+    assert killed
     assert not collected.failed and set(collected.results) == {t.key for t in tasks}
-    assert max(retried for _, retried in states) >= 1  # the killed worker's trial ran again elsewhere
+    assert max(retried) >= 1  # the killed worker's run started again elsewhere
 
 
 kill_own_worker = lambda data_path: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731 - pickled by value
