@@ -62,10 +62,12 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         import logging
 
         # Bound the scheduler's own rescheduling of tasks whose worker died (default 3).
-        with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):
+        with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), _workers_ignore_ctrl_c():
             cluster = distributed.LocalCluster(
                 n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.CRITICAL)
+                dashboard_address=None, silence_logs=logging.CRITICAL,
+                # no dashboard; its bare HTTP server on any free loopback port, not a taken 8787
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         client = distributed.Client(cluster, set_as_default=False)
     try:
         yield client
@@ -73,6 +75,22 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def _workers_ignore_ctrl_c():
+    """Worker processes started inside inherit an ignored SIGINT: Ctrl-C reaches only this process,
+    which cancels the tasks and closes the cluster (instead of every worker printing a traceback)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ---------------------------------------------------------------- data that travels with the tasks
