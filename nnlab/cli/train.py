@@ -35,7 +35,11 @@ def train(
     """
     if seeds is not None:  # many runs: nnlab/cli/sweep.py
         from nnlab.cli.sweep import train_many
+        from nnlab.errors import UsageError
         from nnlab.sweep import parse_seeds
+
+        if seed is not None:
+            raise UsageError("--seed and --seeds together: --seeds already sets each run's seed; drop --seed")
 
         return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
                           parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
