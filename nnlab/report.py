@@ -139,3 +139,95 @@ def results(cfg, outcome) -> Group:
     if outcome.description:
         parts.append(Text(outcome.description, style="bold"))
     return Group(*parts)
+
+
+# ---------------------------------------------------------------- baselines, run history, reproduce, predict
+
+
+def baseline_table(cfg, compared: dict) -> Table:
+    """Network vs baseline on the same split: loss and metrics, and the gap."""
+    table = Table(title=f"network vs baseline: {compared['method']}", title_justify="left")
+    for column, justify in (("", "left"), ("network", "right"), ("baseline", "right"), ("network − baseline", "right")):
+        table.add_column(column, justify=justify)
+    for split, theirs in compared["baseline"].items():
+        ours = compared["network"][split]
+        for key, value in theirs.items():
+            if key not in ("loss", "accuracy", "r2"):
+                continue
+            label = f"{split} {'loss (' + cfg.loss + ')' if key == 'loss' else _METRIC_NAMES.get(key, key)}"
+            gap = ours[key] - value
+            relative = f" ({gap / abs(value):+.1%})" if key == "loss" and value else ""
+            table.add_row(label, _number(ours[key]), _number(value), f"{gap:+.4g}{relative}")
+    if compared.get("note"):
+        table.caption, table.caption_justify = f"baseline {compared['note']}", "left"
+    return table
+
+
+def runs_table(rows: list[dict]) -> Table:
+    """`nnlab runs`: one line per run directory, newest first."""
+    table = Table(title_justify="left")
+    for column, justify in (("run", "left"), ("time", "left"), ("model", "left"), ("overrides", "left"),
+                            ("epochs", "right"), ("train loss", "right"), ("metrics", "left"), ("status", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    styles = {"finished": "green", "interrupted": "yellow", "diverged": "red"}
+    for row in rows:
+        loss = row.get("train_loss")
+        table.add_row(row["run"], row.get("time") or "", row.get("model") or "", " ".join(row.get("overrides") or []),
+                      str(row.get("epochs") or ""), _number(loss) if isinstance(loss, (int, float)) else "",
+                      _metrics_text(row.get("metrics") or {}), Text(row["status"], style=styles.get(row["status"], "dim")))
+    return table
+
+
+def _metrics_text(metrics: dict) -> str:
+    shown = []
+    for split in ("test", "train"):
+        for key in ("accuracy", "r2"):
+            if key in (metrics.get(split) or {}):
+                shown.append(f"{split} {_METRIC_NAMES[key]} {metrics[split][key]:.4f}")
+    return ", ".join(shown)
+
+
+def compare_table(names: list[str], rows: list[tuple[str, list]], title: str) -> Table:
+    """Keys down, runs across: the config differences or the metrics of `nnlab compare`."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("key")
+    for name in names:
+        table.add_column(name, justify="right", overflow="fold")
+    for key, values in rows:
+        table.add_row(key, *[_cell(v) for v in values])
+    return table
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return _number(value)
+    return str(value)
+
+
+def reproduce_table(rows: list[dict]) -> Table:
+    """Recorded vs reproduced numbers, with the difference; identical rows marked."""
+    table = Table(title="recorded vs reproduced", title_justify="left")
+    for column, justify in (("number", "left"), ("recorded", "right"), ("reproduced", "right"),
+                            ("difference", "right"), ("", "left")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        old, new = row["recorded"], row["reproduced"]
+        same = old == new
+        diff = f"{new - old:+.3g}" if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not same else ""
+        table.add_row(row["key"], _cell(old), _cell(new), diff,
+                      Text("identical", style="green") if same else Text("differs", style="yellow"))
+    return table
+
+
+def predictions_table(frame, n: int = 10) -> Table:
+    """The first `n` rows of a predictions frame (the prediction columns first)."""
+    columns = [c for c in frame.columns if c == "prediction" or str(c).startswith(("proba_", "prediction_"))]
+    columns += [c for c in frame.columns if c not in columns]
+    table = Table(title=f"predictions: first {min(n, len(frame))} of {len(frame)} rows", title_justify="left")
+    for column in columns:
+        table.add_column(str(column), justify="right", style="bold" if column in columns[:1] else "")
+    for _, row in frame.head(n).iterrows():
+        table.add_row(*[_cell(row[c]) if not isinstance(row[c], float) else f"{row[c]:.4g}" for c in columns])
+    return table
