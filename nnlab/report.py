@@ -165,26 +165,30 @@ def baseline_table(cfg, compared: dict) -> Table:
 
 def runs_table(rows: list[dict]) -> Table:
     """`nnlab runs`: one line per run directory, newest first."""
-    table = Table(title_justify="left")
-    for column, justify in (("run", "left"), ("time", "left"), ("model", "left"), ("overrides", "left"),
-                            ("epochs", "right"), ("train loss", "right"), ("metrics", "left"), ("status", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
+    from rich import box
+
+    table = Table(title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column, justify, width in (("run", "left", 16), ("time", "left", 11), ("model", "left", 8),
+                                   ("overrides", "left", 10), ("epochs", "right", 6), ("train loss", "right", 9),
+                                   ("final metric", "left", 10), ("status", "left", 11)):
+        table.add_column(column, justify=justify, overflow="fold", min_width=width)
     styles = {"finished": "green", "interrupted": "yellow", "diverged": "red"}
     for row in rows:
         loss = row.get("train_loss")
-        table.add_row(row["run"], row.get("time") or "", row.get("model") or "", " ".join(row.get("overrides") or []),
-                      str(row.get("epochs") or ""), _number(loss) if isinstance(loss, (int, float)) else "",
+        table.add_row(row["run"], (row.get("time") or "")[5:16], row.get("model") or "",
+                      " ".join(row.get("overrides") or []), str(row.get("epochs") or ""),
+                      f"{loss:.4g}" if isinstance(loss, (int, float)) else "",
                       _metrics_text(row.get("metrics") or {}), Text(row["status"], style=styles.get(row["status"], "dim")))
     return table
 
 
 def _metrics_text(metrics: dict) -> str:
-    shown = []
+    """The headline metric of the test split (the train split when there is no test split)."""
     for split in ("test", "train"):
-        for key in ("accuracy", "r2"):
+        for key, short in (("accuracy", "acc"), ("r2", "R²")):
             if key in (metrics.get(split) or {}):
-                shown.append(f"{split} {_METRIC_NAMES[key]} {metrics[split][key]:.4f}")
-    return ", ".join(shown)
+                return f"{split} {short} {metrics[split][key]:.4f}"
+    return ""
 
 
 def compare_table(names: list[str], rows: list[tuple[str, list]], title: str) -> Table:
@@ -221,13 +225,24 @@ def reproduce_table(rows: list[dict]) -> Table:
     return table
 
 
-def predictions_table(frame, n: int = 10) -> Table:
-    """The first `n` rows of a predictions frame (the prediction columns first)."""
-    columns = [c for c in frame.columns if c == "prediction" or str(c).startswith(("proba_", "prediction_"))]
-    columns += [c for c in frame.columns if c not in columns]
-    table = Table(title=f"predictions: first {min(n, len(frame))} of {len(frame)} rows", title_justify="left")
-    for column in columns:
-        table.add_column(str(column), justify="right", style="bold" if column in columns[:1] else "")
-    for _, row in frame.head(n).iterrows():
-        table.add_row(*[_cell(row[c]) if not isinstance(row[c], float) else f"{row[c]:.4g}" for c in columns])
+def predictions_table(frame, n: int = 10, max_columns: int = 7) -> Table:
+    """The first `n` rows of a predictions frame: row number, prediction columns, then inputs while they fit."""
+    predicted = [c for c in frame.columns if c == "prediction" or str(c).startswith(("proba_", "prediction_"))]
+    inputs = [c for c in frame.columns if c not in predicted]
+    shown = predicted + inputs[:max(0, max_columns - len(predicted))]
+    hidden = len(inputs) - (len(shown) - len(predicted))
+    table = Table(title=f"predictions: first {min(n, len(frame))} of {len(frame)} rows", title_justify="left",
+                  caption=f"(+{hidden} input columns in the file)" if hidden else None, caption_justify="left")
+    table.add_column("row", justify="right", style="dim")
+    for column in shown:
+        table.add_column(str(column), justify="right", style="bold" if column == "prediction" else "",
+                         no_wrap=column in predicted)
+    for i, (_, row) in enumerate(frame.head(n).iterrows()):
+        table.add_row(str(i + 1), *[_prediction_cell(c, row[c]) for c in shown])
     return table
+
+
+def _prediction_cell(column: str, value) -> str:
+    if str(column).startswith("proba_"):
+        return f"{value:.4f}"
+    return f"{value:.6g}" if isinstance(value, float) else _cell(value)
