@@ -72,7 +72,8 @@ def _pyplot():
 def loss_curve(path: Path, history: list[dict], loss: str, title: str) -> Path:
     """Train and test loss against epoch; a log scale when the values span more than two decades."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed margins: a layout engine draws twice
     epochs = [row["epoch"] for row in history]
     values = []
     for key, label, style in (("train_loss", "train", "-o"), ("test_loss", "test", "-s")):
@@ -93,7 +94,8 @@ def loss_curve(path: Path, history: list[dict], loss: str, title: str) -> Path:
 def fitted_curve(path: Path, x_train, y_train, x_test, y_test, grid, predicted, baseline, labels: dict) -> Path:
     """A one-input regression as the notebooks draw it: the data points and the fitted curve over them."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed margins: a layout engine draws twice
     small = len(x_train) > 500  # thousands of points: thin dots, so the curve stays visible
     ax.scatter(x_train, y_train, s=2 if small else 12, alpha=0.5, color="tab:gray", label="train data")
     if len(x_test):
@@ -115,7 +117,8 @@ def confusion_matrix(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes
     k = len(classes)
     counts = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
     size = max(4.0, 0.6 * k + 2.5)
-    fig, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig.subplots_adjust(left=0.15, right=0.95, bottom=0.15, top=0.9)
     image = ax.imshow(counts, cmap="Blues")
     fig.colorbar(image, ax=ax, label="rows (count)")
     names = [str(c) for c in classes]

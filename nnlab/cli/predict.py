@@ -39,4 +39,4 @@ def predict(
     console = stdout()
     if rows:
         console.print(report.predictions_table(frame, rows))
-    console.print(f"wrote {path} ({len(frame)} rows)")
+    console.print(f"wrote {path} ({len(frame)} rows)", soft_wrap=True)  # a path must not wrap

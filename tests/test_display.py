@@ -1,0 +1,73 @@
+"""What train shows while it runs: --jsonl events, no progress bar off a terminal, the bar on one."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+LINEAR = ROOT / "configs" / "linear_regression.yaml"
+
+
+def test_jsonl_streams_one_event_per_logged_epoch_then_the_json_object(cli):
+    result = cli("train", LINEAR, "train.epochs=4", "train.log_every=2", "--out", cli.out, "--jsonl")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["epoch"] for e in lines[:-1]] == [2, 4] and all(e["event"] == "epoch" for e in lines[:-1])
+    assert {"train_loss", "test_loss", "test_r2", "seconds"} <= set(lines[0])
+    summary = json.loads((cli.out.glob("*/summary.json").__next__()).read_text())
+    assert lines[-1] == summary and lines[-1]["train_loss"] == lines[-2]["train_loss"]
+    assert result.stderr == ""
+
+
+def test_json_and_jsonl_together_is_a_usage_error(cli):
+    result = cli("train", LINEAR, "--out", cli.out, "--json", "--jsonl", code=2)
+    assert "--json and --jsonl" in result.stderr and not cli.out.exists()
+
+
+def test_quiet_prints_only_the_final_report(cli):
+    out = cli("train", LINEAR, "train.epochs=2", "--out", cli.out, "--quiet", "--no-plots").stdout
+    assert "regression metrics" in out and "train loss" not in out.splitlines()[0] and "saved" not in out
+    assert "epoch" not in out
+
+
+def _train_on_terminal(args, env=None):
+    """Run nnlab in a subprocess with stdout and stderr on a pseudo-terminal."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", **(env or {})}
+    env.pop("FORCE_COLOR", None)
+    cmd = [sys.executable, "-m", "nnlab", "train", *map(str, args)]
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace"), ""
+
+
+def test_no_progress_bar_noise_when_stderr_is_not_a_terminal(cli):
+    result = cli("train", ROOT / "configs" / "cubic_sine.yaml", "train.epochs=300", "--out", cli.out)
+    assert result.stderr == "" and "\r" not in result.stdout and "\x1b[" not in result.stdout
+    assert "300/300" not in result.stdout and "▁" not in result.stdout  # no bar, no sparkline off a terminal
+    assert " 300 " in result.stdout and "saved" in result.stdout  # the loss table and the report are there
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_progress_bar_and_sparkline_on_a_terminal_and_no_color_respected(tmp_path):
+    code, out, _ = _train_on_terminal([ROOT / "configs" / "cubic_sine.yaml", "train.epochs=300", "--out", tmp_path,
+                                       "--no-plots"], env={"NO_COLOR": "1", "TERM": "xterm"})
+    assert code == 0
+    assert "epoch" in out and "300/300" in out and "\r" in out  # the bar, redrawn in place
+    assert "train loss" in out and "3238 → 1560" in out and "▁" in out  # the sparkline, first → last loss
+    assert "\x1b[32m" not in out and "\x1b[91m" not in out  # NO_COLOR: no colour codes
