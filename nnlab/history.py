@@ -33,8 +33,8 @@ def read_run(path: Path) -> dict:
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     if summary:
         status = summary.get("status", "finished")
-    else:
-        status = "no summary" if (path / "receipt.json").exists() or (path / "config.yaml").exists() else "unknown"
+    else:  # crashed before the end, still running, or a summary.json that is not JSON
+        status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
     return {"run": path.name, "path": str(path), "time": when, "name": config.get("name"),
             "model": _model_text(model), "overrides": receipt.get("overrides", []),
             "epochs": summary.get("epochs") or (config.get("train") or {}).get("epochs"),
