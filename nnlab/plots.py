@@ -97,9 +97,9 @@ def fitted_curve(path: Path, x_train, y_train, x_test, y_test, grid, predicted, 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed margins: a layout engine draws twice
     small = len(x_train) > 500  # thousands of points: thin dots, so the curve stays visible
-    ax.scatter(x_train, y_train, s=2 if small else 12, alpha=0.5, color="tab:gray", label="train data")
+    ax.scatter(x_train, y_train, s=2 if small else 12, alpha=0.6, color="tab:gray", label="train data", zorder=3)
     if len(x_test):
-        ax.scatter(x_test, y_test, s=2 if small else 12, alpha=0.7, color="tab:orange", label="test data")
+        ax.scatter(x_test, y_test, s=2 if small else 12, alpha=0.8, color="tab:orange", label="test data", zorder=3)
     ax.plot(grid, predicted, color="tab:blue", linewidth=2, label="network")
     if baseline is not None:
         ax.plot(grid, baseline, "--", color="tab:red", linewidth=1.5, label="least-squares optimum")
