@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -33,27 +32,40 @@ def test_quiet_prints_only_the_final_report(cli):
     assert "epoch" not in out
 
 
-def _train_on_terminal(args, env=None):
-    """Run nnlab in a subprocess with stdout and stderr on a pseudo-terminal."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", **(env or {})}
-    env.pop("FORCE_COLOR", None)
-    cmd = [sys.executable, "-m", "nnlab", "train", *map(str, args)]
+def _train_on_terminal(args, monkeypatch) -> str:
+    """Run nnlab in-process with stdout and stderr on a pseudo-terminal; return what the terminal got."""
     import pty
+    import threading
+
+    from nnlab.cli import app
 
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=follower, stderr=follower, env=env)
-    os.close(follower)
     chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace"), ""
+
+    def drain():  # keep reading so the terminal's buffer never blocks the writer
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    tty = os.fdopen(follower, "w", encoding="utf-8", buffering=1)
+    monkeypatch.setattr(sys, "stdout", tty)
+    monkeypatch.setattr(sys, "stderr", tty)
+    try:
+        app(["train", *map(str, args)], standalone_mode=False)
+    finally:
+        tty.flush()
+        monkeypatch.undo()
+        tty.close()
+        reader.join(timeout=30)
+        os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def test_no_progress_bar_noise_when_stderr_is_not_a_terminal(cli):
@@ -64,10 +76,13 @@ def test_no_progress_bar_noise_when_stderr_is_not_a_terminal(cli):
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_progress_bar_and_sparkline_on_a_terminal_and_no_color_respected(tmp_path):
-    code, out, _ = _train_on_terminal([ROOT / "configs" / "cubic_sine.yaml", "train.epochs=300", "--out", tmp_path,
-                                       "--no-plots"], env={"NO_COLOR": "1", "TERM": "xterm"})
-    assert code == 0
+def test_progress_bar_and_sparkline_on_a_terminal_and_no_color_respected(tmp_path, monkeypatch):
+    for name, value in (("NO_COLOR", "1"), ("TERM", "xterm"), ("COLUMNS", "100")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    out = _train_on_terminal([ROOT / "configs" / "cubic_sine.yaml", "train.epochs=300", "--out", tmp_path,
+                              "--no-plots"], monkeypatch)
     assert "epoch" in out and "300/300" in out and "\r" in out  # the bar, redrawn in place
     assert "train loss" in out and "3238 → 1560" in out and "▁" in out  # the sparkline, first → last loss
+    assert " 300 " in out and "saved" in out  # the loss table and the report print above the bar
     assert "\x1b[32m" not in out and "\x1b[91m" not in out  # NO_COLOR: no colour codes
