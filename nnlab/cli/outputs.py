@@ -27,20 +27,10 @@ def add_baseline(summary: dict, cfg, splits, setup, always: bool):
     return report.baseline_table(cfg, compared)
 
 
-def save_plots(run_dir: Path, cfg, history: list[dict], setup, splits) -> list[Path]:
+def save_plots(run_dir: Path, cfg, history: list[dict], setup, splits, baseline: dict | None) -> list[Path]:
     from nnlab import plots
 
-    return plots.save_run_plots(run_dir, cfg, history, setup.model, splits, setup.device,
-                                _baseline_of(run_dir))
-
-
-def _baseline_of(run_dir: Path) -> dict | None:
-    import json
-
-    try:
-        return json.loads((Path(run_dir) / "summary.json").read_text()).get("baseline")
-    except (OSError, ValueError):
-        return None
+    return plots.save_run_plots(run_dir, cfg, history, setup.model, splits, setup.device, baseline)
 
 
 def print_epilogue(console, history: list[dict], plots: list[Path]) -> None:

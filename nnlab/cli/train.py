@@ -70,7 +70,7 @@ def train(
     compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
     runs.save_run(run_dir, cfg, result.history, runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names,
                                                        splits.target_name, splits.n_outputs, setup.threads), summary)
-    written = outputs.save_plots(run_dir, cfg, result.history, setup, splits) if plots else []
+    written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
     if mode in ("json", "jsonl"):
         print_json(summary)
         return
