@@ -84,6 +84,7 @@ def loss_curve(path: Path, history: list[dict], loss: str, title: str) -> Path:
     if spans_decades(values):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # no epoch 2.5
     ax.set_ylabel(f"loss: {LOSS_NAMES[loss]}" + (" (log scale)" if ax.get_yscale() == "log" else ""))
     ax.set_title(f"{title}: loss per epoch")
     ax.grid(True, alpha=0.3)
@@ -119,7 +120,7 @@ def confusion_matrix(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes
     size = max(4.0, 0.6 * k + 2.5)
     fig, ax = plt.subplots(figsize=(size + 1, size))
     fig.subplots_adjust(left=0.15, right=0.95, bottom=0.15, top=0.9)
-    image = ax.imshow(counts, cmap="Blues")
+    image = ax.imshow(counts, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, label="rows (count)")
     names = [str(c) for c in classes]
     ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 3 else 0)
