@@ -21,11 +21,12 @@ FUNCTIONS = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1, "sigmoid": 1, "r
              "abs": 1, "sum": 1, "mean": 1, "linspace": 3}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _FORBIDDEN = {  # node type -> what the user wrote, for the message
-    "Attribute": "attribute access", "Subscript": "indexing", "Lambda": "lambda", "ListComp": "comprehensions",
-    "SetComp": "comprehensions", "DictComp": "comprehensions", "GeneratorExp": "generator expressions",
-    "Compare": "comparisons", "BoolOp": "and/or", "IfExp": "conditional expressions", "Dict": "dicts",
-    "Set": "sets", "Tuple": "tuples (a comma outside a call)", "JoinedStr": "f-strings", "NamedExpr": ":=",
-    "Starred": "starred arguments", "Await": "await", "Yield": "yield", "YieldFrom": "yield", "Slice": "slices",
+    "Attribute": "attribute access", "Subscript": "indexing", "Slice": "a slice", "Lambda": "a lambda",
+    "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
+    "GeneratorExp": "a generator expression", "Compare": "a comparison", "BoolOp": "and/or",
+    "IfExp": "if/else", "Dict": "a dict", "Set": "a set", "Tuple": "a tuple (a comma outside a call)",
+    "JoinedStr": "an f-string", "NamedExpr": ":=", "Starred": "a starred argument", "Await": "await",
+    "Yield": "yield", "YieldFrom": "yield",
 }
 ALLOWED = "numbers, variables, + - * / **, unary minus, parentheses, [lists of numbers] and " + \
           ", ".join(f"{f}()" for f in FUNCTIONS)
@@ -57,7 +58,8 @@ def parse(text: str, where: str = "expression", shown: str | None = None, shift:
     if len(text) > MAX_CHARS:
         raise ConfigError(f"{where}: {len(text):,} characters; the limit is {MAX_CHARS:,}")
     if not text.strip():
-        raise ConfigError(f"{where}: empty; write an expression such as 2*x**3 + 3*y**2")
+        example = "a number, [1,2,3] or linspace(-10,10,100)" if shown else "an expression such as 2*x**3 + 3*y**2"
+        raise ConfigError(f"{where}: empty; write {example}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
@@ -98,12 +100,13 @@ def _char_column(text: str, byte_offset: int) -> int:
 
 def _check_depth(tree: ast.AST, at: _Pointer) -> None:
     """Refuse deep trees before anything recursive walks them (iterative, so it cannot overflow itself)."""
-    stack = [(tree, 0)]
+    stack = [(tree.body, 0, tree.body)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, located = stack.pop()  # located: the nearest node with a column (Load and operators have none)
         if depth > MAX_DEPTH:
-            raise at.error(f"nested too deeply (the limit is {MAX_DEPTH} levels)", node=node)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise at.error(f"nested too deeply (the limit is {MAX_DEPTH} levels)", node=located)
+        located = node if hasattr(node, "col_offset") else located
+        stack.extend((child, depth + 1, located) for child in ast.iter_child_nodes(node))
 
 
 def _check(node: ast.AST, at: _Pointer, names: list[str]) -> None:
@@ -113,7 +116,7 @@ def _check(node: ast.AST, at: _Pointer, names: list[str]) -> None:
         value = node.value
         if type(value) not in (int, float):
             what = "strings" if isinstance(value, (str, bytes)) else f"{type(value).__name__} values"
-            raise at.error(f"{what} are not allowed; allowed: {ALLOWED}", node=node)
+            raise at.error(f"{what} are not allowed; numbers only", node=node)
         if not math.isfinite(float(value)):
             raise at.error("number too large for float64", node=node)
     elif isinstance(node, ast.Name):
@@ -149,15 +152,19 @@ def _check(node: ast.AST, at: _Pointer, names: list[str]) -> None:
                 raise at.error("list elements must be finite numbers (no variables, functions or lists)",
                                node=element)
     else:
-        what = _FORBIDDEN.get(kind, f"{kind} nodes")
-        raise at.error(f"{what} not allowed; allowed: {ALLOWED}", node=node)
+        what = _FORBIDDEN.get(kind, f"a {kind} node")
+        if isinstance(node, ast.Attribute):  # point at the dot, not at the start of the object
+            at_dot = _char_column(at.shown[at.shift:], node.value.end_col_offset)
+            raise at.error(f"{what} (.{node.attr}) is not allowed; allowed: {ALLOWED}", col=at_dot)
+        raise at.error(f"{what} is not allowed; allowed: {ALLOWED}", node=node)
 
 
 def _check_call(node: ast.Call, at: _Pointer, names: list[str]) -> None:
     func = node.func
     if not isinstance(func, ast.Name):
-        what = _FORBIDDEN.get(type(func).__name__, "this")
-        raise at.error(f"calling {what} is not allowed; call one of: {', '.join(FUNCTIONS)}", node=func)
+        if type(func).__name__ in _FORBIDDEN:
+            _check(func, at, [])  # raises: attribute access, a lambda, ...
+        raise at.error(f"only these functions can be called: {', '.join(FUNCTIONS)}", node=func)
     if func.id not in FUNCTIONS:
         raise at.error(f"unknown function '{func.id}'{did_you_mean(func.id, FUNCTIONS)}; "
                        f"functions are: {', '.join(FUNCTIONS)}", node=func)
@@ -165,7 +172,7 @@ def _check_call(node: ast.Call, at: _Pointer, names: list[str]) -> None:
         raise at.error(f"keyword arguments are not allowed in {func.id}()", node=node.keywords[0].value)
     for arg in node.args:
         if isinstance(arg, ast.Starred):
-            raise at.error(f"starred arguments are not allowed in {func.id}()", node=arg)
+            raise at.error(f"a starred argument is not allowed in {func.id}()", node=arg)
     n_args = FUNCTIONS[func.id]
     if len(node.args) != n_args:
         usage = "linspace(start, end, steps)" if func.id == "linspace" else f"{func.id}(x)"
@@ -245,7 +252,8 @@ def parse_assignments(items: list[str]) -> dict[str, Expr]:
         if not sep:
             raise ConfigError(f"'{item}': expected VAR=VALUE, e.g. x=2, m=[1,2,3] or m=linspace(-10,10,100)")
         if not name.isidentifier() or keyword.iskeyword(name):
-            raise ConfigError(f"'{item}': '{name}' is not a variable name (letters, digits and _, not first a digit)")
+            raise ConfigError(f"'{item}': '{name}' is not a variable name (letters, digits and _, not first a digit, "
+                              "not a Python keyword)")
         if name in FUNCTIONS:
             raise ConfigError(f"'{item}': '{name}' is a function name; pick another variable name")
         if name in values:
