@@ -108,3 +108,11 @@ def test_orders_stop_before_the_graph_grows_out_of_bounds(monkeypatch):
     monkeypatch.setattr(derivatives, "MAX_GRAPH_NODES", 300)  # the real limit: order 8 of this expression
     with pytest.raises(ConfigError, match=r"the derivative of order 4 already has a graph of 1,002 nodes.*use --order 4"):
         derive("tanh(tanh(tanh(x*sin(x))))/sigmoid(x)", "x=0.3", order=MAX_ORDER)
+
+
+def test_memory_is_bounded_for_long_expressions_on_long_vectors():
+    with pytest.raises(ConfigError, match="use shorter vectors"):
+        derive("sum(" + "*".join(["m"] * 150) + ")", "m=linspace(0,1,100000)")
+    with pytest.raises(ConfigError, match="use shorter vectors"):
+        derive("x*sum(" + "+".join(["linspace(0,1,100000)"] * 40) + ")", "x=1")
+    assert derive("sum(m**2)", "m=linspace(0,1,100000)").value > 0  # ordinary use stays allowed

@@ -1,6 +1,7 @@
 """nnlab grad and nnlab inspect through the CLI: output, --json, exit codes, hostile input, startup cost."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -57,6 +58,19 @@ def test_grad_refusals_exit_2_and_run_nothing(cli, tmp_path, monkeypatch, args, 
     result = cli("grad", *args, code=2)
     assert fragment in result.stderr and result.stdout == ""
     assert not (tmp_path / "marker").exists()
+
+
+def test_the_deepest_expression_allowed_goes_through_every_step(cli):
+    from nnlab.autograd.expr import MAX_DEPTH
+
+    n = MAX_DEPTH - 1
+    text = "sum(" + "+".join(["m"] * (n - 1)) + "+sin(m))"  # the deepest allowed: one more m is refused
+    assert "nested too deeply" in cli("grad", text.replace("sum(", "sum(m+"), "m=1", code=2).stderr
+    out = json.loads(cli("grad", text, "m=[0.5, 1]", "--graph", "--hessian", "--order", "2", "--json").stdout)
+    assert out["gradient"]["m"] == pytest.approx([n - 1 + math.cos(v) for v in (0.5, 1)], rel=1e-12)
+    assert out["derivatives"]["orders"]["2"] == pytest.approx([-math.sin(v) for v in (0.5, 1)], rel=1e-12)
+    assert "repeated" in json.dumps(out["graph"])  # the chain of AddBackward0 collapsed
+    assert "AddBackward0" in cli("grad", text, "m=[0.5, 1]", "--graph").stdout
 
 
 def test_grad_error_points_at_the_column(cli):

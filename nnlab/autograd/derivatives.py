@@ -1,9 +1,10 @@
 """Value, gradient, Hessian and higher derivatives of an expression, by torch.autograd in float64."""
 
+import ast
 import math
 from dataclasses import dataclass, field
 
-from nnlab.autograd.expr import Expr, check_variables, evaluate
+from nnlab.autograd.expr import Expr, check_variables, evaluate, vector_sizes
 from nnlab.errors import ConfigError, did_you_mean
 
 MAX_ORDER = 10
@@ -11,6 +12,9 @@ MAX_ORDER = 10
 # composed functions (measured: 77 nodes at order 2 to 179,204 at order 8 for tanh(tanh(tanh(x*sin(x))))/sigmoid(x)).
 # An order is only taken from a graph below this size, which bounds the time of the last one (~0.3 s here).
 MAX_GRAPH_NODES = 20_000
+# Every node of a graph may hold a tensor as large as the largest vector: nodes × values is bounded too
+# (20 million float64 values, 160 MB), so `m*m*m*...` on linspace(0,1,100000) cannot exhaust memory.
+MAX_VALUES = 20_000_000
 MAX_HESSIAN = 400  # variable elements a Hessian spans: one backward pass per row
 
 
@@ -56,6 +60,11 @@ def bind(expr: Expr, values: dict[str, Expr], wrt: list[str] | None = None) -> B
         raise ConfigError("--wrt: name at least one variable, e.g. --wrt x,y")
     wrt = list(dict.fromkeys(wrt))
     inputs = {name: evaluate(value, {}).detach().requires_grad_(name in wrt) for name, value in values.items()}
+    largest = max([t.numel() for t in inputs.values()] + vector_sizes(expr), default=1)
+    nodes = sum(1 for _ in ast.walk(expr.tree))
+    if nodes * largest > MAX_VALUES:
+        raise ConfigError(f"expression: {nodes} syntax nodes on vectors of {largest:,} values may hold "
+                          f"{nodes * largest:,} numbers; the limit is {MAX_VALUES:,}: use shorter vectors")
     output = evaluate(expr, inputs)
     if output.numel() != 1:
         raise ConfigError(f"expression: its value has {output.numel()} elements (shape {tuple(output.shape)}); "
@@ -91,10 +100,10 @@ def differentiate(bound: Bound, hessian: bool = False, order: int | None = None)
         result.orders.append(_plain(derivative))
         for k in range(2, order + 1):
             size = graph_size(derivative.grad_fn)
-            if size > MAX_GRAPH_NODES:
+            if size > MAX_GRAPH_NODES or size * leaves[0].numel() > MAX_VALUES:
                 raise ConfigError(f"--order: the derivative of order {k - 1} already has a graph of {size:,} nodes "
-                                  f"(the limit is {MAX_GRAPH_NODES:,}); order {k} would take too long: use --order "
-                                  f"{k - 1}")
+                                  f"(the limits are {MAX_GRAPH_NODES:,} nodes, {MAX_VALUES:,} nodes × values); "
+                                  f"order {k} would take too long: use --order {k - 1}")
             # The notebooks' way: differentiate the sum of the previous derivative. For a scalar variable this
             # is the k-th derivative; for a vector m and f = sum(g(m)) it is g^(k)(m) element by element.
             (derivative,) = _grad(derivative.sum(), [leaves[0]], create_graph=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from nnlab.errors import ConfigError, did_you_mean
 
 MAX_CHARS = 1000  # expression or value text
-MAX_DEPTH = 64  # nesting of the syntax tree (ast.parse and the walk below recurse)
+MAX_DEPTH = 200  # nesting of the syntax tree; a chain a+b+c+... nests one level per operator. The walks below
+# recurse about twice per level: 200 stays well inside Python's recursion limit (1000).
 MAX_EXPONENT = 1000  # |constant exponent|: beyond it x**e overflows float64 for any |x| > 2
 MAX_ELEMENTS = 100_000  # linspace counts and list lengths
 
@@ -208,6 +209,13 @@ def _operator_column(node: ast.BinOp, at: _Pointer) -> int:
 def is_constant(node: ast.AST) -> bool:
     """True when a checked subtree reads no variable (names left are function names)."""
     return not any(isinstance(n, ast.Name) and n.id not in FUNCTIONS for n in ast.walk(node))
+
+
+def vector_sizes(expr: Expr) -> list[int]:
+    """Lengths of the lists and linspaces an expression builds."""
+    return [len(n.elts) if isinstance(n, ast.List) else int(constant_value(n.args[2]))
+            for n in ast.walk(expr.tree)
+            if isinstance(n, ast.List) or isinstance(n, ast.Call) and n.func.id == "linspace"]
 
 
 def constant_value(node: ast.AST) -> float:
