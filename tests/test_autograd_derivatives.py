@@ -116,3 +116,10 @@ def test_memory_is_bounded_for_long_expressions_on_long_vectors():
     with pytest.raises(ConfigError, match="use shorter vectors"):
         derive("x*sum(" + "+".join(["linspace(0,1,100000)"] * 40) + ")", "x=1")
     assert derive("sum(m**2)", "m=linspace(0,1,100000)").value > 0  # ordinary use stays allowed
+
+
+def test_an_expression_without_variables_has_a_value_and_no_gradient():
+    d = derive("exp(0) + 2**3", hessian=True)
+    assert d.value == 9 and d.gradient == {} and d.hessian == []
+    with pytest.raises(ConfigError, match="name at least one variable"):
+        derive("x", "x=1", wrt=[])

@@ -56,7 +56,7 @@ def bind(expr: Expr, values: dict[str, Expr], wrt: list[str] | None = None) -> B
         if name not in values:
             raise ConfigError(f"--wrt: no variable '{name}'{did_you_mean(name, values)}; "
                               f"the variables are: {', '.join(values) or 'none'}")
-    if not wrt:
+    if not wrt and values:
         raise ConfigError("--wrt: name at least one variable, e.g. --wrt x,y")
     wrt = list(dict.fromkeys(wrt))
     inputs = {name: evaluate(value, {}).detach().requires_grad_(name in wrt) for name, value in values.items()}
@@ -91,9 +91,9 @@ def differentiate(bound: Bound, hessian: bool = False, order: int | None = None)
     grads = _grad(bound.output, leaves, create_graph=keep_graph)
     result = Derivatives(bound.output.item(), {name: _plain(g) for name, g in zip(bound.wrt, grads)})
     if hessian:
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        flat = torch.cat([g.reshape(-1) for g in grads] or [torch.zeros(0, dtype=torch.float64)])
         rows = [torch.cat([h.reshape(-1) for h in _grad(flat[i], leaves, create_graph=False)]) for i in range(size)]
-        result.hessian = torch.stack(rows).tolist()
+        result.hessian = [row.tolist() for row in rows]
     if order is not None:
         result.variable = bound.wrt[0]
         derivative = grads[0]
@@ -115,7 +115,7 @@ def _grad(output, leaves: list, create_graph: bool) -> list:
     """d output / d leaf for each leaf; zeros where the output does not depend on a leaf."""
     import torch
 
-    if not output.requires_grad:
+    if not output.requires_grad or not leaves:
         return [torch.zeros_like(leaf) for leaf in leaves]
     return list(torch.autograd.grad(output, leaves, create_graph=create_graph, retain_graph=True,
                                     materialize_grads=True))

@@ -61,7 +61,10 @@ def _label(node: Node) -> Text:
 def grad_report(expression: str, assignments: list[str], result, graph: Node | None) -> Group:
     """Value, gradient, and on request the Hessian, the higher derivatives and the backward graph."""
     parts = [Text.assemble(("f = ", "dim"), expression, ("   at ", "dim"), ", ".join(assignments) or "(no variables)"),
-             Text.assemble(("value  ", "bold"), values(result.value)), Text("gradient", style="bold")]
+             Text.assemble(("value  ", "bold"), values(result.value))]
+    if not result.gradient:
+        return Group(*parts)
+    parts.append(Text("gradient", style="bold"))
     width = max((len(name) for name in result.gradient), default=0)
     parts += [Text.assemble(("  ∂f/∂" + name.ljust(width), "cyan"), "  ", values(value))
               for name, value in result.gradient.items()]
