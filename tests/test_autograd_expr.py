@@ -33,6 +33,11 @@ def test_operators_and_functions_match_torch():
     assert torch.equal(value("linspace(-10, 10, 100)"), m)
     assert value("sum(m**2)", m=m) == (m ** 2).sum() and value("mean([1, 2, 6])") == 3
     assert value("2**-1") == 0.5 and value("(1 + 2) * 3") == 9
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    folded_like_torch = {"1/0": t(1.0) / 0, "-1/0": -t(1.0) / 0, "0/0": t(0.0) / 0, "0**-1": t(0.0) ** -1,
+                         "(-8)**(1/3)": t(-8.0) ** (1 / 3), "2**1000*2**1000": t(2.0) ** 1000 * t(2.0) ** 1000}
+    for text, expected in folded_like_torch.items():  # constant parts are folded in python floats
+        assert torch.equal(value(text), expected) or value(text).isnan() and expected.isnan(), text
 
 
 def test_variables_are_listed_in_order_of_appearance_without_function_names():

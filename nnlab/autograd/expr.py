@@ -242,7 +242,9 @@ def _fold(op: str, a: float, b: float) -> float:
             return a / b
         result = a ** b
         return result if isinstance(result, float) else math.nan  # negative base, fractional power
-    except ZeroDivisionError:
+    except ZeroDivisionError:  # x/0 and 0**-k: what torch gives
+        if op == "**":
+            return math.inf
         return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a) * math.copysign(1, b)
     except OverflowError:
         return math.inf
