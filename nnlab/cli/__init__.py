@@ -2,5 +2,6 @@
 
 from nnlab.cli.main import app
 from nnlab.cli import evaluate, train  # noqa: F401,E402 - importing registers the commands
+from nnlab.cli import grad, inspect  # noqa: F401,E402 - nnlab grad, nnlab inspect (autograd)
 
 __all__ = ["app"]
