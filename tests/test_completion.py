@@ -8,7 +8,15 @@ import pytest
 
 from conftest import ROOT
 
-COMMANDS = ["train", "eval", "check", "predict", "runs", "compare", "reproduce", "schema"]
+def _commands() -> list[str]:
+    import typer.main
+
+    from nnlab.cli import app
+
+    return sorted(typer.main.get_command(app).commands)
+
+
+COMMANDS = _commands()
 
 
 def test_bash_completion_completes_command_names():
@@ -21,5 +29,6 @@ def test_bash_completion_completes_command_names():
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(cli, command):
+    assert {"train", "predict", "runs", "compare", "reproduce", "schema"} <= set(COMMANDS)
     out = cli(command, "--help").stdout
     assert "Example: nnlab " + command in " ".join(out.split()).replace("│", "").replace("  ", " ")

@@ -86,3 +86,14 @@ def test_progress_bar_and_sparkline_on_a_terminal_and_no_color_respected(tmp_pat
     assert "train loss" in out and "3238 → 1560" in out and "▁" in out  # the sparkline, first → last loss
     assert " 300 " in out and "saved" in out  # the loss table and the report print above the bar
     assert "\x1b[32m" not in out and "\x1b[91m" not in out  # NO_COLOR: no colour codes
+
+
+def test_a_closed_pipe_stops_quietly_with_exit_141(cli, monkeypatch):
+    import nnlab.train
+
+    def closed(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(nnlab.train, "fit", closed)  # what print does when `| head` has exited
+    result = cli("train", LINEAR, "--out", cli.out, "--jsonl", code=141)
+    assert result.stderr == ""
