@@ -72,7 +72,8 @@ def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup) -> dict:
     return {"run_dir": str(run_dir), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind,
             "epochs": cfg.train.epochs, "steps": fit.steps, "train_seconds": round(fit.seconds, 6),
             "train_loss": fit.history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras,
-            "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads}
+            "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads,
+            "status": "finished"}  # or "interrupted" / "diverged"; `nnlab runs` shows it
 
 
 def save_run(run_dir: Path, cfg: RunConfig, history: list[dict], payload: dict, summary: dict) -> None:

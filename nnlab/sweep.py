@@ -223,7 +223,7 @@ def _scored(cfg: RunConfig, splits, model, fit, status: str, threads: int, devic
     if status == "diverged":
         metrics, extras = {"train": {}, "test": {}}, {}
     else:
-        outcome = assess_splits(model, cfg, splits, splits.tensors(device))
+        outcome = assess_splits(model, cfg, splits, splits.tensors(device), with_reports=False)  # not shown
         metrics, extras = outcome.metrics, outcome.extras
     baseline = None
     if cfg.task == "classification":

@@ -19,14 +19,6 @@ from nnlab.train import Fit
 _ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU)
 
 
-def same_architecture(modules: list[nn.Module]) -> bool:
-    """True when every module has the same class, parameter names and shapes (so they stack)."""
-    def signature(m):
-        return type(m).__name__, [(k, tuple(v.shape)) for k, v in m.state_dict().items()], repr(m)
-    first = signature(modules[0])
-    return all(signature(m) == first for m in modules[1:])
-
-
 def _linear_stack(module: nn.Module) -> list | None:
     """The layers of a Linear or a Sequential of Linears and activations (the batched-matmul fast path)."""
     layers = [module] if isinstance(module, nn.Linear) else list(module) if isinstance(module, nn.Sequential) else None

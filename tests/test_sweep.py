@@ -111,3 +111,4 @@ def test_sweep_errors_are_one_line(cli):
     assert "--grid" in cli("sweep", WINE_CFG, "--grid", "nonsense", code=2).stderr
     assert "optimizer.lr" in cli("sweep", WINE_CFG, "--grid", "optimizer.lr=-1,0.1", code=2).stderr
     assert "--seeds" in cli("train", WINE_CFG, "--seeds", "x", code=2).stderr
+    assert "--seed and --seeds" in cli("train", WINE_CFG, "--seeds", "3", "--seed", "1", code=2).stderr

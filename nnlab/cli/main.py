@@ -15,6 +15,7 @@ app = typer.Typer(
          "Example: nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: typer's rich help costs ~0.3 s of startup on every --help
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -73,6 +74,14 @@ def command(func=None, *, name: str | None = None):
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:  # the reader left (nnlab train --jsonl | head -3): stop quietly, as shell tools do
+            import os
+
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at Python's flush
+            except (OSError, ValueError):  # stdout is not a file descriptor (tests, embedding)
+                pass
+            raise typer.Exit(141) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks

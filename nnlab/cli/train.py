@@ -26,6 +26,12 @@ def train(
     threads: int = typer.Option(None, help="Override torch's intra-op thread count."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final report."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Stream one JSON event per logged epoch, then the --json object."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots into the run directory."),
+    baseline: bool = typer.Option(False, "--baseline", help="Also fit scikit-learn's reference model "
+                                  "(least squares is always fitted for linear and polynomial regression)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Write TensorBoard scalars to RUN_DIR/tensorboard "
+                                     "(needs the tensorboard package)."),
     seeds: str = typer.Option(None, "--seeds", help="Train one model per seed (10, 0-9 or 1,5,7) and report "
                                                     "mean ± std; see nnlab sweep."),
 ):
@@ -35,47 +41,59 @@ def train(
     """
     if seeds is not None:  # many runs: nnlab/cli/sweep.py
         from nnlab.cli.sweep import train_many
+        from nnlab.errors import UsageError
         from nnlab.sweep import parse_seeds
+
+        if seed is not None:
+            raise UsageError("--seed and --seeds together: --seeds already sets each run's seed; drop --seed")
+        if jsonl or baseline or tensorboard:
+            raise UsageError("--jsonl, --baseline and --tensorboard are single-run options; drop them with --seeds")
 
         return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
                           parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
     from nnlab import report, runs
+    from nnlab.cli import display, outputs
     from nnlab.config import load_config
     from nnlab.data import load_data
     from nnlab.metrics import assess_splits
     from nnlab.train import fit, prepare
 
-    cfg = load_config(config, _flag_overrides(overrides, device=device, seed=seed, threads=threads))
+    mode = display.output_mode(json_out, jsonl, quiet)
+    if tensorboard:
+        display.require_tensorboard()
+    all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
+    cfg = load_config(config, all_overrides)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
     run_dir = runs.new_run_dir(out, cfg.name)
+    outputs.save_receipt(run_dir, cfg, setup, all_overrides)
 
     console = stdout()
-    talk = not (json_out or quiet)
+    talk = mode == "normal"
     if talk:
         console.print(report.run_header(cfg, splits, setup.model, setup.device, setup.threads))
         console.print(f"run directory: {run_dir}")
     table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
-    if talk:
-        console.print(table.header())
-
-    def show_row(epoch: int, row: dict | None):
-        if row:
-            console.print(table.row(row))
-
-    result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
-                 task=cfg.task, seed=cfg.seed, on_epoch_end=show_row if talk else None)
+    with display.EpochDisplay(mode, console, table, cfg.train.epochs,
+                              run_dir / "tensorboard" if tensorboard else None) as shown:
+        result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
+                     task=cfg.task, seed=cfg.seed, on_epoch_end=shown.on_epoch_end)
 
     outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
     summary = runs.summary(run_dir, cfg, result, outcome, setup)
+    compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
     runs.save_run(run_dir, cfg, result.history, runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names,
                                                        splits.target_name, splits.n_outputs, setup.threads), summary)
-    if json_out:
+    written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
+    if mode in ("json", "jsonl"):
         print_json(summary)
-    else:
-        console.print(report.results(cfg, outcome))
-        if not quiet:
-            console.print(f"saved {run_dir}")
+        return
+    console.print(report.results(cfg, outcome))
+    if compared:
+        console.print(compared)
+    if talk:
+        outputs.print_epilogue(console, result.history, written)
+        console.print(f"saved {run_dir}")
 
 
 @command
