@@ -106,7 +106,7 @@ def test_an_unreachable_scheduler_is_a_usage_error_not_a_hang(monkeypatch):
     with pytest.raises(UsageError, match="no Dask scheduler answered within 1 s.*dask scheduler"):
         with open_client(scheduler=f"tcp://127.0.0.1:{free_port()}"):
             pass
-    assert time.perf_counter() - start < 4 * distributed.CONNECT_TIMEOUT  # bounded, whatever the load
+    assert time.perf_counter() - start < 15  # bounded (Dask's own default would wait 30 s), whatever the load
 
 
 def test_scheduler_and_workers_exclude_each_other():
@@ -154,14 +154,14 @@ def executing(dask_worker) -> list[str]:
 
 @pytest.mark.cluster
 def test_killing_a_worker_mid_sweep_still_completes_every_trial(client):
-    _, _, tasks = wine_sweep(range(6), epochs=300, vectorize=False)  # one task per run
+    _, _, tasks = wine_sweep(range(6), epochs=800, vectorize=False)  # one task per run
     pids = client.run(os.getpid)
-    progress, killed, retried = [None], [], []
+    progress, killed, retried, over = [None], [], [], threading.Event()
 
     def kill_a_busy_worker():
         """Once the last two runs are on the workers, SIGKILL one that is inside a run (the survivor reruns it)."""
         deadline = time.monotonic() + 60
-        while not killed and time.monotonic() < deadline:
+        while not killed and not over.is_set() and time.monotonic() < deadline:
             if progress[0] and progress[0].done >= len(tasks) - 2:
                 busy = [address for address, keys in client.run(executing).items() if keys]
                 if busy:
@@ -176,6 +176,7 @@ def test_killing_a_worker_mid_sweep_still_completes_every_trial(client):
     watcher = threading.Thread(target=kill_a_busy_worker)
     watcher.start()
     collected = run_tasks(client, train_group_task, tasks, blobs(tasks), on_progress=record)
+    over.set()
     watcher.join()
     assert killed
     assert not collected.failed and set(collected.results) == {t.key for t in tasks}
