@@ -46,6 +46,17 @@ def test_plan_stacks_what_can_share_a_stack():
     assert alone[0].path == "sequential" and "no other run" in alone[0].reason
 
 
+def test_plan_falls_back_to_sequential_when_stacked_data_would_be_too_big(monkeypatch):
+    import nnlab.sweep
+
+    trials = expand(WINE_CFG, ["train.epochs=2"], [], [0, 1])
+    splits = [load_data(t.cfg) for t in trials]
+    assert plan(trials, splits)[0].path == "vectorized"
+    monkeypatch.setattr(nnlab.sweep, "MAX_STACKED_BYTES", 1000)
+    group = plan(trials, splits)[0]
+    assert group.path == "sequential" and "MiB stacked" in group.reason and len(group.trials) == 2
+
+
 def result(accuracy, baseline=0.4, status="finished", loss=0.1):
     return TrialResult([{"train_loss": loss}], 1, 0.0, {"train": {"accuracy": 1.0}, "test": {"accuracy": accuracy}},
                        {}, status, 1, "cpu", baseline)
