@@ -1,4 +1,4 @@
-"""A sweep on a Dask cluster: each planned group is one task, trained on a worker from shipped data.
+"""A sweep on a Dask cluster: each stacked group, or each run trained alone, is one task on a worker.
 
 The client has already expanded, validated and planned the sweep (nnlab.sweep) and loaded every
 split, so bad configs and data fail here before anything is sent. A task carries the group's
@@ -23,16 +23,22 @@ def resolve_threads(cfg: RunConfig, splits) -> int:
     return choose_threads(cfg.threads, n_params, cfg.train.batch_size or len(splits.X_train))
 
 
-def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> list[Task]:
-    """One Task per group: (config dicts, vectorize, threads), data named by the client's data.path."""
-    tasks = []
-    for g, group in enumerate(groups):
-        first = trials[group.trials[0]].cfg
-        data = first.data.path if first.data.source == "csv" else None
-        args = ([trials[i].cfg.to_dict() for i in group.trials], group.path == "vectorized",
-                resolve_threads(first, splits[group.trials[0]]))
-        tasks.append(Task(f"group{g}", args, n_trials=len(group.trials), data=data))
-    return tasks
+def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple[list[Task], list[Group]]:
+    """One Task per stacked group and per run of a sequential group, with the (sub)group each covers.
+
+    A task's args are (config dicts, vectorize, threads); its data is named by the client's data.path.
+    """
+    tasks, covered = [], []
+    for group in groups:
+        parts = [group.trials] if group.path == "vectorized" else [[i] for i in group.trials]
+        for members in parts:
+            first = trials[members[0]].cfg
+            data = first.data.path if first.data.source == "csv" else None
+            args = ([trials[i].cfg.to_dict() for i in members], group.path == "vectorized",
+                    resolve_threads(first, splits[members[0]]))
+            tasks.append(Task(f"task{len(tasks)}", args, n_trials=len(members), data=data))
+            covered.append(Group(members, group.path, group.reason))
+    return tasks, covered
 
 
 def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads: int) -> list[TrialResult]:
@@ -54,9 +60,9 @@ def failed_result(cfg: RunConfig, reason: str) -> TrialResult:
 def run_groups(client, trials: list[Trial], splits: list, groups: list[Group],
                on_progress: Callable | None = None, on_group: Callable | None = None):
     """multirun.run_groups on the cluster: (results in trial order, None where interrupted; seconds; interrupted)."""
-    tasks = group_tasks(trials, splits, groups)
+    tasks, covered = group_tasks(trials, splits, groups)
     blobs = {t.data: Blob.read(t.data) for t in tasks if t.data is not None}
-    group_of = {t.key: group for t, group in zip(tasks, groups)}
+    group_of = {t.key: group for t, group in zip(tasks, covered)}
 
     def finished(task, result):
         if on_group:
@@ -66,7 +72,7 @@ def run_groups(client, trials: list[Trial], splits: list, groups: list[Group],
     collected = run_tasks(client, train_group_task, tasks, blobs, on_progress=on_progress, on_result=finished)
     seconds = time.perf_counter() - start
     results: list[TrialResult | None] = [None] * len(trials)
-    for task, group in zip(tasks, groups):
+    for task, group in zip(tasks, covered):
         if task.key in collected.results:
             for i, result in zip(group.trials, collected.results[task.key]):
                 results[i] = result
@@ -80,6 +86,6 @@ def finished_only(trials: list[Trial], splits: list, groups: list[Group], result
     """The trials that came back (after Ctrl-C), with groups renumbered to match: what save() can write."""
     keep = [i for i, r in enumerate(results) if r is not None]
     new_index = {old: new for new, old in enumerate(keep)}
-    kept_groups = [Group([new_index[i] for i in g.trials], g.path, g.reason) for g in groups
-                   if all(i in new_index for i in g.trials)]
+    kept_groups = [Group([new_index[i] for i in g.trials if i in new_index], g.path, g.reason) for g in groups
+                   if any(i in new_index for i in g.trials)]  # a sequential group may be partly done
     return [trials[i] for i in keep], [splits[i] for i in keep], kept_groups, [results[i] for i in keep]

@@ -22,6 +22,7 @@ from nnlab.errors import DataError, NnlabError, UsageError
 INSTALL_HINT = 'pip install "nnlab[cluster]"'
 CONNECT_TIMEOUT = 5  # seconds until an unreachable scheduler is an error
 RETRIES = 2  # extra attempts for a task whose worker died or that raised unexpectedly
+INLINE_BYTES = 16 << 20  # data files up to this size travel inside every task
 
 
 def import_distributed(flag: str):
@@ -239,8 +240,11 @@ def run_tasks(client, fn: Callable, tasks: list[Task], blobs: dict[str, Blob] | 
         show()
 
     client.subscribe_topic(topic, started)
-    # One copy of each file in the graph: a worker that lost it recomputes it from there.
-    data = {path: client.submit(_hold, blob, key=f"nnlab-{run}-data-{n}", pure=False)
+    # Small files ride inside each task: no dependency ties the tasks to the worker holding it, so
+    # the scheduler spreads them over every worker, including ones that join later. A large file
+    # is one task of its own that the others depend on (recomputed from the graph if its holder dies).
+    data = {path: blob if len(blob.data) <= INLINE_BYTES else
+            client.submit(_hold, blob, key=f"nnlab-data-{run}-{n}", pure=False)
             for n, (path, blob) in enumerate((blobs or {}).items())}
     futures = {client.submit(_execute, fn, t.key, topic, nnlab.__version__, t.args, data.get(t.data),
                              blobs[t.data].sha256 if t.data else None,
@@ -278,7 +282,8 @@ def run_tasks(client, fn: Callable, tasks: list[Task], blobs: dict[str, Blob] | 
     finally:
         client.unsubscribe_topic(topic)
         for future in data.values():
-            future.release()
+            if not isinstance(future, Blob):
+                future.release()
     return collected
 
 

@@ -23,7 +23,7 @@ def wine_sweep(seeds, epochs: int = 30, grid=(), vectorize: bool = True):
     """(trials, splits, tasks) of a wine sweep, planned as `nnlab sweep` plans it."""
     trials = expand(WINE_CONFIG, [f"train.epochs={epochs}", "device=cpu"], parse_grid(list(grid)), list(seeds))
     splits = [load_data(t.cfg) for t in trials]
-    return trials, splits, group_tasks(trials, splits, plan(trials, splits, vectorize=vectorize))
+    return trials, splits, group_tasks(trials, splits, plan(trials, splits, vectorize=vectorize))[0]
 
 
 def blobs(tasks):
@@ -68,6 +68,14 @@ def test_a_group_on_a_local_copy_of_the_data_matches_the_group_trained_here():
     assert [r.metrics for r in shipped] == [r.metrics for r in here] and len(here) == 4
     for a, b in zip(shipped, here):
         assert all((a.model.state_dict()[k] == v).all() for k, v in b.model.state_dict().items())
+
+
+def test_a_stacked_group_is_one_task_and_a_sequential_group_one_task_per_run():
+    _, _, stacked = wine_sweep(range(3), epochs=2)
+    _, _, alone = wine_sweep(range(3), epochs=2, vectorize=False)
+    assert [(t.n_trials, t.args[1]) for t in stacked] == [(3, True)]
+    assert [(t.n_trials, t.args[1]) for t in alone] == [(1, False)] * 3
+    assert {t.data for t in stacked + alone} == {str(WINE.resolve())}
 
 
 def test_nnlab_errors_and_version_mismatches_come_back_as_task_errors():
@@ -130,7 +138,8 @@ def test_deterministic_failures_are_reported_with_their_reason_and_not_retried(c
 
 
 @pytest.mark.cluster
-def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_ones(client):
+def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_ones(client, monkeypatch):
+    monkeypatch.setattr(distributed, "INLINE_BYTES", 0)  # the data as a task of its own, as for a large file
     _, _, tasks = wine_sweep(range(8), epochs=100, vectorize=False)
 
     def interrupt(task, result):
@@ -154,19 +163,23 @@ def executing(dask_worker) -> list[str]:
 
 @pytest.mark.cluster
 def test_killing_a_worker_mid_sweep_still_completes_every_trial(client):
-    _, _, tasks = wine_sweep(range(6), epochs=800, vectorize=False)  # one task per run
+    _, _, tasks = wine_sweep(range(6), epochs=800, vectorize=False)  # one task per run, ~1 s or more each
     pids = client.run(os.getpid)
     progress, killed, retried, over = [None], [], [], threading.Event()
 
     def kill_a_busy_worker():
-        """Once the last two runs are on the workers, SIGKILL one that is inside a run (the survivor reruns it)."""
+        """After two runs are done, SIGKILL a worker that has just started a run: it must run again elsewhere."""
+        first_seen: dict[str, float] = {}
         deadline = time.monotonic() + 60
         while not killed and not over.is_set() and time.monotonic() < deadline:
-            if progress[0] and progress[0].done >= len(tasks) - 2:
-                busy = [address for address, keys in client.run(executing).items() if keys]
-                if busy:
-                    os.kill(pids[busy[0]], signal.SIGKILL)
-                    killed.append(busy[0])
+            now = time.monotonic()
+            for address, keys in client.run(executing).items():
+                for key in keys:
+                    first_seen.setdefault(key, now)
+                young = [key for key in keys if now - first_seen[key] < 0.5]  # far from its end
+                if young and progress[0] and progress[0].done >= 2 and not killed:
+                    os.kill(pids[address], signal.SIGKILL)
+                    killed.append(address)
             time.sleep(0.02)  # polling for a state, bounded by the deadline
 
     def record(p):
