@@ -3,7 +3,8 @@ import torch
 
 from conftest import ROOT
 from nnlab.errors import CheckpointError
-from nnlab.runs import CHECKPOINT, load_run, new_run_dir
+from nnlab.runs import CHECKPOINT, load_run, new_run_dir, save_checkpoint
+from nnlab.safefile import record_path, write_verified
 
 
 def test_run_dirs_are_never_reused(tmp_path):
@@ -57,24 +58,62 @@ def test_shape_mismatch_names_the_tensor_and_both_shapes(wine_run, tmp_path):
     shutil.copytree(wine_run, copy)
     payload = torch.load(copy / CHECKPOINT, weights_only=True)
     payload["model_state"]["2.weight"] = torch.zeros(7, 5)
-    torch.save(payload, copy / CHECKPOINT)
+    save_checkpoint(copy, payload)
     with pytest.raises(CheckpointError, match=r"'2.weight' has shape \(7, 5\) but the config's model needs \(5, 5\)"):
         load_run(copy).build_model("cpu")
 
 
-def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
+def evil_pickle(marker) -> bytes:
     import os
     import pickle
-
-    marker = tmp_path / "pwned"
 
     class Payload:
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
+    return pickle.dumps(Payload())
+
+
+def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
+    """Even with a matching sha256 record (an attacker writes both), weights_only refuses the pickle."""
+    marker = tmp_path / "pwned"
     run = tmp_path / "run"
     run.mkdir()
-    (run / CHECKPOINT).write_bytes(pickle.dumps(Payload()))
-    with pytest.raises(CheckpointError):
+    write_verified(run / CHECKPOINT, evil_pickle(marker))
+    with pytest.raises(CheckpointError, match="corrupt or not an nnlab checkpoint"):
         load_run(run)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("command", [["eval", "{run}"], ["train", "--resume", "{run}"]])
+def test_eval_and_resume_refuse_a_malicious_checkpoint_with_exit_4(cli, wine_run, tmp_path, command):
+    import shutil
+
+    marker = tmp_path / "pwned"
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    write_verified(copy / CHECKPOINT, evil_pickle(marker))
+    result = cli(*[part.format(run=copy) for part in command], code=4)
+    assert "not an nnlab checkpoint" in result.stderr and not marker.exists()
+
+
+def test_a_flipped_bit_is_corrupt_before_torch_reads_it(wine_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    data = bytearray((copy / CHECKPOINT).read_bytes())
+    data[len(data) // 3] ^= 0x10
+    (copy / CHECKPOINT).write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="corrupt: its sha256 does not match"):
+        load_run(copy)
+
+
+def test_a_checkpoint_without_its_sha256_record_is_refused(wine_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    record_path(copy / CHECKPOINT).unlink()
+    with pytest.raises(CheckpointError, match="no sha256 record"):
+        load_run(copy)

@@ -1,0 +1,58 @@
+import errno
+import os
+
+import pytest
+
+from nnlab.errors import CheckpointError
+from nnlab.safefile import read_verified, record_path, remove_stale_temporaries, write_atomic, write_verified
+
+
+def test_write_verified_round_trips_and_records_sha256(tmp_path):
+    import hashlib
+
+    path = tmp_path / "checkpoint.pt"
+    write_verified(path, b"first")
+    write_verified(path, b"second")
+    assert read_verified(path) == b"second"
+    assert record_path(path).read_text() == f"{hashlib.sha256(b'second').hexdigest()}  checkpoint.pt\n"
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3])
+def test_a_crash_at_any_write_leaves_a_file_that_verifies(tmp_path, monkeypatch, crash_at):
+    """Replacing a checkpoint is three atomic writes; dying before any of them leaves old or new, verified."""
+    import nnlab.safefile
+
+    path = tmp_path / "checkpoint.pt"
+    write_verified(path, b"old")
+    real, calls = nnlab.safefile.write_atomic, []
+
+    def dying(target, data):
+        calls.append(target)
+        if len(calls) == crash_at:
+            raise KeyboardInterrupt  # stands for the process dying here
+        real(target, data)
+
+    monkeypatch.setattr(nnlab.safefile, "write_atomic", dying)
+    with pytest.raises(KeyboardInterrupt):
+        write_verified(path, b"new")
+    assert read_verified(path) == (b"old" if crash_at <= 2 else b"new")
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    (tmp_path / ".checkpoint.pt.tmp").write_bytes(b"half")
+    (tmp_path / "metrics.csv").write_text("epoch\n")
+    removed = remove_stale_temporaries(tmp_path)
+    assert [p.name for p in removed] == [".checkpoint.pt.tmp"] and (tmp_path / "metrics.csv").exists()
+
+
+def test_disk_full_is_a_checkpoint_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    write_verified(path, b"old")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        write_atomic(path, b"new")
+    assert read_verified(path) == b"old" and not list(tmp_path.glob(".*.tmp"))
