@@ -40,11 +40,11 @@ class LoopState:
 
 
 def rng_states(device: torch.device) -> dict:
-    """python, numpy, torch and (when used) CUDA generator states as weights_only-safe values."""
+    """python, numpy, torch and (when used) CUDA generator states, as tensors (fast to save, weights_only-safe)."""
     version, state, gauss = random.getstate()
-    np_state = np.random.get_state()
-    states = {"python": [version, list(state), gauss],
-              "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+    name, key, pos, has_gauss, cached = np.random.get_state()
+    states = {"python": [version, torch.tensor(state, dtype=torch.int64), gauss],
+              "numpy": [name, torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
               "torch": torch.get_rng_state()}
     if device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(device)
@@ -53,9 +53,9 @@ def rng_states(device: torch.device) -> dict:
 
 def restore_rng(states: dict, device: torch.device) -> None:
     version, state, gauss = states["python"]
-    random.setstate((version, tuple(state), gauss))
+    random.setstate((version, tuple(state.tolist()), gauss))
     name, key, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((name, np.asarray(key, dtype=np.uint32), pos, has_gauss, cached))
+    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if device.type == "cuda" and "cuda" in states:
         torch.cuda.set_rng_state(states["cuda"], device)

@@ -114,6 +114,8 @@ def _csv_bytes(rows: list[dict]) -> bytes:
 
     out = io.StringIO()
     columns = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in WALL_CLOCK]
+    if not columns:
+        return b""  # nothing logged yet
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)

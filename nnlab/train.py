@@ -13,6 +13,8 @@ from nnlab.errors import DivergedError, Interrupted
 from nnlab.interrupt import StopFlag
 from nnlab.resume import LoopState
 
+CHECKPOINT_SECONDS = 60.0  # default cadence: a kill -9 loses at most about a minute of training
+
 LOSSES = {
     "mse": lambda: nn.MSELoss(),
     "sse": lambda: nn.MSELoss(reduction="sum"),  # the notebooks' (y_pred - y).pow(2).sum()
@@ -50,14 +52,14 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
         cfg: TrainConfig, *, log_every: int, task: str, seed: int,
         on_epoch_end: Callable[[int, dict | None], None] | None = None,
         start: LoopState | None = None, stop: StopFlag | None = None,
-        checkpoint: Callable[[LoopState], None] | None = None, checkpoint_every: int = 0) -> Fit:
+        checkpoint: Callable[[LoopState], None] | None = None, checkpoint_every: int | None = None) -> Fit:
     """Train `model` on (X_train, y_train, X_test, y_test), already on its device.
 
     One row of history every `log_every` epochs and at the last: epoch, train_loss (mean of the
     epoch's minibatch losses), test_loss and a test metric, seconds since the start.
     `on_epoch_end(epoch, row)` runs after every epoch; `row` is None on epochs that log nothing.
-    `start` continues a saved LoopState; `checkpoint(state)` runs every `checkpoint_every` epochs
-    (never with a non-finite loss); when `stop.signum` is set the loop ends after the current step
+    `start` continues a saved LoopState; `checkpoint(state)` runs every `checkpoint_every` epochs, or
+    (None) at the first epoch end CHECKPOINT_SECONDS after the last one; never with a non-finite loss; when `stop.signum` is set the loop ends after the current step
     and raises Interrupted; a non-finite loss raises DivergedError. Both carry `.result`, a Fit.
     """
     X, y, X_test, y_test = tensors
@@ -71,6 +73,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
     stop = stop or StopFlag()
     check_every = 1 if device.type == "cpu" else log_every  # reading a CUDA flag is a host sync
     history, steps, clock = list(at.history), at.steps, time.perf_counter() - at.seconds
+    saved_at = time.perf_counter()
     unchecked = []  # (epoch, steps before it, its step losses, its loss sum) not yet checked for finiteness
 
     def state(epoch, batch=0, order=None, epoch_loss=None) -> LoopState:
@@ -115,7 +118,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
             raise _interrupted(stop.signum, epoch, steps, Fit(history, steps, time.perf_counter() - clock,
                                                               state(epoch, done, order, epoch_loss)))
         logged = epoch % log_every == 0 or epoch == cfg.epochs
-        saving = bool(checkpoint and checkpoint_every and epoch % checkpoint_every == 0 and epoch < cfg.epochs)
+        saving = checkpoint is not None and epoch < cfg.epochs and (
+            epoch % checkpoint_every == 0 if checkpoint_every else time.perf_counter() - saved_at >= CHECKPOINT_SECONDS)
         if logged or saving or stop.signum or epoch % check_every == 0:
             check_finite()
         if logged:
@@ -126,6 +130,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
             history.append(row)
         if saving:
             checkpoint(state(epoch + 1))
+            saved_at = time.perf_counter()
         if on_epoch_end:
             on_epoch_end(epoch, row if logged else None)
         if stop.signum:

@@ -33,7 +33,8 @@ class Cli:
 
     def __call__(self, *args, code: int = 0):
         result = self.runner.invoke(self.app, [str(a) for a in args])
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+        assert code is None or result.exit_code == code, (result.exit_code, result.stdout, result.stderr,
+                                                          result.exception)
         if code != 0:
             assert "Traceback" not in result.stderr + result.stdout
         return result

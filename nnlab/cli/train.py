@@ -93,7 +93,7 @@ def train(
                          log_every=cfg.log_every, task=cfg.task, seed=cfg.seed,
                          on_epoch_end=show_row if talk else None, start=start, stop=stop,
                          checkpoint=lambda state: runs.save_progress(run_dir, state.history, payload(state)),
-                         checkpoint_every=cfg.checkpoint_every)
+                         checkpoint_every=cfg.train.checkpoint_every)
         except (Interrupted, DivergedError) as e:
             raise _stopped(e, run_dir, cfg, setup, payload) from None
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors)

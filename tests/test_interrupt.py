@@ -1,0 +1,114 @@
+"""Real signals sent to real training processes: SIGINT, SIGTERM, a second Ctrl-C, and kill -9."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, write_config
+from nnlab.runs import CHECKPOINT, SUMMARY, load_run
+
+# Full batch, one step an epoch, a checkpoint every epoch: many saves for a kill to land in.
+LONG = """name: long
+data: {source: linear, n_samples: 200, weights: [1.0, -1.0, 0.5], noise: 0.1}
+model: {kind: mlp, hidden: [16]}
+optimizer: {name: adam, lr: 0.01}
+train: {epochs: EPOCHS, log_every: 50, checkpoint_every: 1}
+"""
+
+
+def wait_for(path: Path, process_alive, timeout: float = 60.0) -> None:
+    """Poll until `path` exists (the run has started and saved once)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process_alive(), "the training process ended before its first checkpoint"
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.005)
+
+
+def start_process(how: str, args: list, stderr: Path):
+    """(send_signal, wait -> exit code) for `nnlab ARGS` run as a fresh interpreter or a forked child."""
+    if how == "subprocess":
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with open(stderr, "w") as err:
+            process = subprocess.Popen([sys.executable, "-m", "nnlab", *map(str, args)], stdout=subprocess.DEVNULL,
+                                       stderr=err, env=env)
+        return process.send_signal, lambda: process.poll() is None, lambda: process.wait(timeout=60)
+    pid = fork_cli(args, stderr)
+    return (lambda signum: os.kill(pid, signum)), (lambda: alive(pid)), \
+        (lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+
+
+@pytest.mark.parametrize("how, signum, code", [("subprocess", signal.SIGINT, 130), ("fork", signal.SIGTERM, 143)])
+def test_a_signal_saves_the_run_and_exits_with_the_shell_code(tmp_path, how, signum, code):
+    config = write_config(tmp_path, LONG.replace("EPOCHS", "100000"))
+    run_dir, err = tmp_path / "run", tmp_path / "stderr.txt"
+    send, running, wait = start_process(how, ["train", config, "--run-dir", run_dir, "--quiet"], err)
+    wait_for(run_dir / CHECKPOINT, running)
+    send(signum)
+    if signum == signal.SIGINT:
+        send(signum)  # a second Ctrl-C, while the first is being handled, does no harm
+    assert wait() == code, err.read_text()
+    stderr = err.read_text()
+    assert "Traceback" not in stderr and f"resume with: nnlab train --resume {run_dir}" in stderr
+    assert f"interrupted by {signal.Signals(signum).name} at epoch" in stderr
+    summary = json.loads((run_dir / SUMMARY).read_text())
+    run = load_run(run_dir)  # verifies the checkpoint's sha256
+    assert summary["status"] == "interrupted" and summary["steps"] == run.checkpoint["train_state"]["loop"]["steps"]
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def fork_cli(args: list, stderr: Path | None = None) -> int:
+    """Run `nnlab ARGS` in a forked child (torch already imported: no start-up cost); its pid."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            sys.stdout = open(os.devnull, "w")  # pytest's capture objects are not the child's to use
+            sys.stderr = open(stderr or os.devnull, "w", buffering=1)
+            from nnlab.cli import app
+
+            app([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    return pid
+
+
+def alive(pid: int) -> bool:
+    return os.waitpid(pid, os.WNOHANG) == (0, 0)
+
+
+def test_kill_9_at_20_random_moments_never_loses_the_checkpoint(cli, tmp_path):
+    """SIGKILL the training (then each resume) at 20 seeded random moments; every time the latest
+    checkpoint verifies, and the final --resume completes with the weights of an uninterrupted run."""
+    config = write_config(tmp_path, LONG.replace("EPOCHS", "500"))
+    run_dir, rng = tmp_path / "run", random.Random(20261122)
+    epochs_seen = []
+    for attempt in range(20):
+        args = ["train", config, "--run-dir", run_dir] if attempt == 0 else ["train", "--resume", run_dir]
+        pid = fork_cli([*args, "--quiet"])
+        if attempt == 0:
+            wait_for(run_dir / CHECKPOINT, lambda: alive(pid))
+        time.sleep(rng.uniform(0.0, 0.4))  # times the kill only: start-up, training or a save
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, "finished before the kill"
+        run = load_run(run_dir)  # sha256 verified, loads with weights_only
+        epochs_seen.append(run.checkpoint["train_state"]["loop"]["epoch"])
+    assert epochs_seen == sorted(epochs_seen) and epochs_seen[-1] > epochs_seen[0]  # progress was kept
+    cli("train", "--resume", run_dir, "train.checkpoint_every=10000", "--quiet")  # cadence moves no number
+    cli("train", config, "--run-dir", tmp_path / "straight", "train.checkpoint_every=10000", "--quiet")
+    resumed = torch.load(run_dir / CHECKPOINT, weights_only=True)["model_state"]
+    straight = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=True)["model_state"]
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    assert (run_dir / "metrics.csv").read_bytes() == (tmp_path / "straight" / "metrics.csv").read_bytes()
