@@ -1,3 +1,7 @@
+import errno
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -117,3 +121,53 @@ def test_a_checkpoint_without_its_sha256_record_is_refused(wine_run, tmp_path):
     record_path(copy / CHECKPOINT).unlink()
     with pytest.raises(CheckpointError, match="no sha256 record"):
         load_run(copy)
+
+
+TINY = "data: {source: linear, n_samples: 60, weights: [1.0, 2.0]}\nmodel: {kind: linear}\n" \
+       "train: {epochs: 30, checkpoint_every: 1}\n"
+
+
+@pytest.mark.parametrize("err", [errno.ENOSPC, errno.EROFS], ids=["disk-full", "read-only"])
+def test_a_failing_save_exits_4_and_keeps_the_previous_checkpoint(cli, tmp_path, monkeypatch, err):
+    import nnlab.safefile
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    run_dir, real, calls = tmp_path / "run", os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        # config.yaml, 2 saves of (record, checkpoint.pt, record, metrics.csv), then the 3rd save's record:
+        # the 3rd checkpoint.pt is the first write that fails
+        if len(calls) > 10:
+            raise OSError(err, os.strerror(err))
+        real(src, dst)
+
+    monkeypatch.setattr(nnlab.safefile.os, "replace", replace)
+    result = cli("train", config, "--run-dir", run_dir, "--quiet", code=4)
+    assert os.strerror(err) in result.stderr and "the previous file is intact" in result.stderr
+    monkeypatch.undo()
+    run = load_run(run_dir)  # still verifies
+    assert calls[10].name == "checkpoint.pt" and run.checkpoint["train_state"]["loop"]["epoch"] == 3 and not list(run_dir.glob(".*.tmp"))
+
+
+def test_a_read_only_output_folder_is_exit_2_before_training(cli, tmp_path, monkeypatch):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    probe = parent / "probe"
+    try:
+        probe.mkdir()  # root ignores permission bits: make mkdir fail the way a read-only folder does
+        probe.rmdir()
+
+        def refuse(self, *args, **kwargs):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+        monkeypatch.setattr(Path, "mkdir", refuse)
+    except PermissionError:
+        pass
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY)
+    for option in ("--out", "--run-dir"):
+        result = cli("train", config, option, parent / "runs", code=2)
+        assert "Permission denied" in result.stderr and "pick another" in result.stderr
