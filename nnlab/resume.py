@@ -139,13 +139,21 @@ def config_for(run, config: Path | None, overrides: list[str]) -> RunConfig:
 def continue_run(run, cfg: RunConfig, setup, data_sha: str, force: bool) -> LoopState:
     """Check the run is the same, load weights, optimizer and RNG states; the loop position to start from."""
     state = run.checkpoint["train_state"]
-    loop = LoopState.from_dict(state["loop"])
-    if state["finished"] and loop.epoch > cfg.train.epochs:
+    try:
+        loop = LoopState.from_dict(state["loop"])
+        finished, saved_sha = state["finished"], state["data_sha256"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{run.path / 'checkpoint.pt'}: its training state lacks or garbles {e}") from None
+    if finished and loop.epoch > cfg.train.epochs:
         raise UsageError(f"{run.path}: the run already finished its {cfg.train.epochs} epochs; to train longer, "
                          "add train.epochs=N --force")
-    check_same_run(str(run.path), run.checkpoint["config"], cfg, state["data_sha256"], data_sha, force)
+    check_same_run(str(run.path), run.checkpoint["config"], cfg, saved_sha, data_sha, force)
     run.load_weights(setup.model)
-    restore(run.checkpoint, setup.optimizer, setup.device)
+    try:
+        restore(run.checkpoint, setup.optimizer, setup.device)
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+        raise CheckpointError(f"{run.path / 'checkpoint.pt'}: cannot restore its optimizer or RNG state "
+                              f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     return loop
 
 

@@ -192,3 +192,19 @@ def test_the_first_non_finite_step_is_reported_exactly(tiny, tmp_path):
     with pytest.raises(DivergedError, match=r"loss became inf at epoch 2, step 8;"):
         fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
             task=cfg.task, seed=cfg.seed)
+
+
+def test_a_garbled_training_state_is_a_checkpoint_error(cli, tiny, tmp_path, monkeypatch):
+    from nnlab.runs import save_checkpoint
+
+    run_dir = tmp_path / "run"
+    with monkeypatch.context() as m:
+        interrupt_after(m, 7)
+        cli("train", tiny(), "--run-dir", run_dir, "--quiet", code=130)
+    payload = torch.load(run_dir / CHECKPOINT, weights_only=True)
+    payload["train_state"]["rng"]["torch"] = torch.zeros(3, dtype=torch.uint8)
+    save_checkpoint(run_dir, payload)
+    assert "cannot restore its optimizer or RNG state" in cli("train", "--resume", run_dir, code=4).stderr
+    del payload["train_state"]["loop"]
+    save_checkpoint(run_dir, payload)
+    assert "training state lacks or garbles 'loop'" in cli("train", "--resume", run_dir, code=4).stderr
