@@ -352,3 +352,23 @@ def _describe_error(err: dict, raw: dict) -> str:
         return f"{key}: {msg}"
     shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""
     return f"{key}: {msg[0].lower() + msg[1:]}{shown}"
+
+
+def json_schema() -> dict:
+    """The config format as JSON Schema (draft 2020-12), generated from RunConfig."""
+    schema = _standard_bounds(RunConfig.model_json_schema())
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "nnlab config"}
+
+
+_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
+def _standard_bounds(node):
+    """pydantic writes bounds it could not attach to a type (our Int/Float wrappers) as gt/ge/lt/le:
+    rename them to the JSON Schema keywords editors understand."""
+    if isinstance(node, dict):
+        return {(_BOUNDS[k] if k in _BOUNDS and isinstance(v, (int, float)) else k): _standard_bounds(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_standard_bounds(v) for v in node]
+    return node

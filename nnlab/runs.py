@@ -4,6 +4,7 @@ import csv
 import json
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,16 @@ def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names
             "train_state": train_state}
 
 
+@contextmanager
+def _saving(run_dir: Path):
+    """A disk that is full or read-only: a CheckpointError (exit 4); the files already there stay intact."""
+    try:
+        yield
+    except OSError as e:
+        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; free some space or pick another "
+                              "output folder (the previous checkpoint is intact)") from None
+
+
 def save_checkpoint(run_dir: Path, payload: dict) -> None:
     """checkpoint.pt, written atomically, with its sha256 in checkpoint.pt.sha256."""
     import io
@@ -70,7 +81,8 @@ def save_checkpoint(run_dir: Path, payload: dict) -> None:
 
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_verified(Path(run_dir) / CHECKPOINT, buffer.getvalue())
+    with _saving(run_dir):
+        write_verified(Path(run_dir) / CHECKPOINT, buffer.getvalue())
 
 
 def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup, status: str = "finished") -> dict:
@@ -79,15 +91,16 @@ def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup, status: str = "f
     `status` is finished, interrupted or diverged; a run that did not finish has no outcome (metrics {}).
     """
     return {"run_dir": str(run_dir), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind,
-            "status": status, "epochs": cfg.train.epochs, "steps": fit.steps,
-            "train_seconds": round(fit.seconds, 6),
+            "epochs": cfg.train.epochs, "steps": fit.steps, "train_seconds": round(fit.seconds, 6),
             "train_loss": fit.history[-1]["train_loss"] if fit.history else None,
             "metrics": outcome.metrics if outcome else {}, **(outcome.extras if outcome else {}),
-            "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads}
+            "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads,
+            "status": status}  # `nnlab runs` shows it
 
 
 def save_config(run_dir: Path, cfg: RunConfig) -> None:
-    write_atomic(Path(run_dir) / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
+    with _saving(run_dir):
+        write_atomic(Path(run_dir) / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
 
 
 def save_progress(run_dir: Path, history: list[dict], payload: dict | None, summary: dict | None = None) -> None:
@@ -95,9 +108,10 @@ def save_progress(run_dir: Path, history: list[dict], payload: dict | None, summ
     run_dir = Path(run_dir)
     if payload is not None:
         save_checkpoint(run_dir, payload)
-    write_atomic(run_dir / METRICS, _csv_bytes(history))
-    if summary is not None:
-        write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    with _saving(run_dir):
+        write_atomic(run_dir / METRICS, _csv_bytes(history))
+        if summary is not None:
+            write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def save_run(run_dir: Path, cfg: RunConfig, history: list[dict], payload: dict, summary: dict) -> None:

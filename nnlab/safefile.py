@@ -19,7 +19,10 @@ def _tmp_path(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a temporary file beside `path`, fsync, then rename: readers see old or new, never half."""
+    """Write a temporary file beside `path`, fsync, then rename: readers see old or new, never half.
+
+    An OSError (disk full, read-only folder) leaves `path` as it was and no temporary behind.
+    """
     path = Path(path)
     tmp = _tmp_path(path)
     try:
@@ -28,13 +31,12 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except OSError:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        raise CheckpointError(f"{path}: cannot write: {e.strerror or e}; free some space or pick another "
-                              "output folder (the previous file is intact)") from None
+        raise  # the caller knows what the file is and which error the user gets
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:

@@ -24,15 +24,22 @@ def seed():
 
 
 class Cli:
-    """Runs nnlab in-process, like a shell would, and keeps stdout and stderr apart."""
+    """Runs nnlab in-process, like a shell would, and keeps stdout and stderr apart.
+
+    `train` gets --no-plots unless a test sets `cli.plots = True` (PNGs cost ~1 s a run; tests/test_plots.py
+    covers them).
+    """
 
     def __init__(self, out: Path):
         from nnlab.cli import app
 
-        self.app, self.out, self.runner = app, out, CliRunner()
+        self.app, self.out, self.runner, self.plots = app, out, CliRunner(), False
 
     def __call__(self, *args, code: int = 0):
-        result = self.runner.invoke(self.app, [str(a) for a in args])
+        args = [str(a) for a in args]
+        if args[:1] == ["train"] and not self.plots and "--plots" not in args:
+            args.append("--no-plots")
+        result = self.runner.invoke(self.app, args)
         assert code is None or result.exit_code == code, (result.exit_code, result.stdout, result.stderr,
                                                           result.exception)
         if code != 0:

@@ -145,7 +145,7 @@ def test_a_failing_save_exits_4_and_keeps_the_previous_checkpoint(cli, tmp_path,
 
     monkeypatch.setattr(nnlab.safefile.os, "replace", replace)
     result = cli("train", config, "--run-dir", run_dir, "--quiet", code=4)
-    assert os.strerror(err) in result.stderr and "the previous file is intact" in result.stderr
+    assert os.strerror(err) in result.stderr and "the previous checkpoint is intact" in result.stderr
     monkeypatch.undo()
     run = load_run(run_dir)  # still verifies
     assert calls[10].name == "checkpoint.pt" and run.checkpoint["train_state"]["loop"]["epoch"] == 3

@@ -3,7 +3,6 @@ import os
 
 import pytest
 
-from nnlab.errors import CheckpointError
 from nnlab.safefile import read_verified, record_path, remove_stale_temporaries, write_atomic, write_verified
 
 
@@ -45,7 +44,7 @@ def test_stale_temporaries_are_removed(tmp_path):
     assert [p.name for p in removed] == [".checkpoint.pt.tmp"] and (tmp_path / "metrics.csv").exists()
 
 
-def test_disk_full_is_a_checkpoint_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+def test_disk_full_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
     write_verified(path, b"old")
 
@@ -53,6 +52,6 @@ def test_disk_full_is_a_checkpoint_error_and_keeps_the_old_file(tmp_path, monkey
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(CheckpointError, match="No space left on device"):
+    with pytest.raises(OSError, match="No space left on device"):
         write_atomic(path, b"new")
     assert read_verified(path) == b"old" and not list(tmp_path.glob(".*.tmp"))

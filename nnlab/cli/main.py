@@ -73,6 +73,14 @@ def command(func=None, *, name: str | None = None):
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:  # the reader left (nnlab train --jsonl | head -3): stop quietly, as shell tools do
+            import os
+
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at Python's flush
+            except (OSError, ValueError):  # stdout is not a file descriptor (tests, embedding)
+                pass
+            raise typer.Exit(141) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks

@@ -34,6 +34,12 @@ def train(
     threads: int = typer.Option(None, help="Override torch's intra-op thread count."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final report."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Stream one JSON event per logged epoch, then the --json object."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots into the run directory."),
+    baseline: bool = typer.Option(False, "--baseline", help="Also fit scikit-learn's reference model "
+                                  "(least squares is always fitted for linear and polynomial regression)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Write TensorBoard scalars to RUN_DIR/tensorboard "
+                                     "(needs the tensorboard package)."),
 ):
     """Train the model a config describes and save a run directory.
 
@@ -42,6 +48,7 @@ def train(
     """
     from nnlab import report, runs
     from nnlab import resume as resuming
+    from nnlab.cli import display, outputs
     from nnlab.config import load_config
     from nnlab.data import load_data
     from nnlab.errors import UsageError
@@ -49,38 +56,36 @@ def train(
     from nnlab.metrics import assess_splits
     from nnlab.train import fit, prepare
 
-    overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
+    mode = display.output_mode(json_out, jsonl, quiet)
+    if tensorboard:
+        display.require_tensorboard()
+    all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
     if resume is not None:
         if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
-            config, overrides = None, [str(config), *overrides]
+            config, all_overrides = None, [str(config), *all_overrides]
         run = resuming.open_run(resume)
-        cfg = resuming.config_for(run, config, overrides)
+        cfg = resuming.config_for(run, config, all_overrides)
     elif config is None:
         raise UsageError("train: give a config file, or --resume RUN_DIR to continue a run")
     else:
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, all_overrides)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
     data_sha, start = resuming.data_fingerprint(splits), None
     if resume is not None:
         start = resuming.continue_run(run, cfg, setup, data_sha, force)
-        run_dir = run.path
+        run_dir = run.path  # its receipt stays the one of the original run
     else:
         run_dir = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(out, cfg.name)
+        outputs.save_receipt(run_dir, cfg, setup, all_overrides)
     runs.save_config(run_dir, cfg)
 
     console = stdout()
-    talk = not (json_out or quiet)
+    talk = mode == "normal"
     if talk:
         console.print(report.run_header(cfg, splits, setup.model, setup.device, setup.threads))
         console.print(f"run directory: {run_dir}" + (f" (resumed at epoch {start.epoch})" if start else ""))
     table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
-    if talk:
-        console.print(table.header())
-
-    def show_row(epoch: int, row: dict | None):
-        if row:
-            console.print(table.row(row))
 
     def payload(state, finished=False):
         return runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names, splits.target_name,
@@ -88,23 +93,29 @@ def train(
                                        resuming.train_state(state, setup.optimizer, setup.device, data_sha, finished))
 
     with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
-        try:
-            result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train,
-                         log_every=cfg.log_every, task=cfg.task, seed=cfg.seed,
-                         on_epoch_end=show_row if talk else None, start=start, stop=stop,
-                         checkpoint=lambda state: runs.save_progress(run_dir, state.history, payload(state)),
-                         checkpoint_every=cfg.train.checkpoint_every)
-        except (Interrupted, DivergedError) as e:
-            raise _stopped(e, run_dir, cfg, setup, payload) from None
+        with display.EpochDisplay(mode, console, table, cfg.train.epochs,
+                                  run_dir / "tensorboard" if tensorboard else None) as shown:
+            try:
+                result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train,
+                             log_every=cfg.log_every, task=cfg.task, seed=cfg.seed, on_epoch_end=shown.on_epoch_end,
+                             start=start, stop=stop, checkpoint_every=cfg.train.checkpoint_every,
+                             checkpoint=lambda state: runs.save_progress(run_dir, state.history, payload(state)))
+            except (Interrupted, DivergedError) as e:
+                raise _stopped(e, run_dir, cfg, setup, payload) from None
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
         summary = runs.summary(run_dir, cfg, result, outcome, setup)
+        compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
         runs.save_run(run_dir, cfg, result.history, payload(result.state, finished=True), summary)
-    if json_out:
+    written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
+    if mode in ("json", "jsonl"):
         print_json(summary)
-    else:
-        console.print(report.results(cfg, outcome))
-        if not quiet:
-            console.print(f"saved {run_dir}")
+        return
+    console.print(report.results(cfg, outcome))
+    if compared:
+        console.print(compared)
+    if talk:
+        outputs.print_epilogue(console, result.history, written)
+        console.print(f"saved {run_dir}")
 
 
 def _stopped(error, run_dir, cfg, setup, payload):

@@ -1,0 +1,85 @@
+"""What `nnlab train` shows while fit() runs: loss-table rows, a progress bar, JSONL events, TensorBoard.
+
+All of it hangs on fit()'s one hook, `on_epoch_end(epoch, row_or_None)`.
+"""
+
+import os
+import sys
+
+from nnlab.cli.main import print_json
+from nnlab.errors import UsageError
+
+MODES = ("normal", "quiet", "json", "jsonl")
+
+
+def output_mode(json_out: bool, jsonl: bool, quiet: bool) -> str:
+    """One of MODES from the flags; --json and --jsonl together are a usage error."""
+    if json_out and jsonl:
+        raise UsageError("--json and --jsonl: pick one (--jsonl already ends with the --json object)")
+    return "json" if json_out else "jsonl" if jsonl else "quiet" if quiet else "normal"
+
+
+def stderr_is_interactive() -> bool:
+    """A terminal a person watches: not a pipe, a file, a CI log or TERM=dumb."""
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def require_tensorboard() -> None:
+    """Fail before training when --tensorboard cannot work."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("--tensorboard: the tensorboard package is not installed; "
+                         "install it with pip install 'nnlab[tensorboard]', or drop --tensorboard")
+
+
+class EpochDisplay:
+    """A context manager whose `on_epoch_end` feeds every view the mode asks for."""
+
+    def __init__(self, mode: str, console, table, epochs: int, tensorboard_dir=None):
+        self.mode, self.console, self.table, self.epochs = mode, console, table, epochs
+        self.tensorboard_dir, self.writer, self.progress, self.task = tensorboard_dir, None, None, None
+
+    def __enter__(self):
+        if self.mode == "normal":
+            self.console.print(self.table.header())
+            if stderr_is_interactive():
+                self._start_progress()
+        if self.tensorboard_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.tensorboard_dir))
+        return self
+
+    def _start_progress(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from nnlab.cli.main import stderr
+
+        self.progress = Progress(
+            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(), console=stderr(), transient=True,
+            redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)  # table rows print above the bar
+        self.task = self.progress.add_task("train", total=self.epochs, loss="…")
+        self.progress.start()
+
+    def on_epoch_end(self, epoch: int, row: dict | None) -> None:
+        if row is not None:
+            if self.mode == "normal":
+                self.console.print(self.table.row(row))
+            elif self.mode == "jsonl":
+                print_json({"event": "epoch", **row})
+            if self.writer is not None:
+                for key, value in row.items():
+                    if key not in ("epoch", "seconds"):
+                        self.writer.add_scalar(key.replace("_", "/", 1), value, epoch)
+        if self.progress is not None:
+            fields = {"loss": f"{row['train_loss']:.4g}"} if row else {}
+            self.progress.update(self.task, completed=epoch, **fields)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        if self.writer is not None:
+            self.writer.close()
+        return False

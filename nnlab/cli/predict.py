@@ -1,0 +1,42 @@
+"""`nnlab predict`: a trained run's predictions on a new CSV."""
+
+from pathlib import Path
+
+import typer
+
+from nnlab.cli.main import command, print_json, stdout
+
+
+@command
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run directory written by nnlab train.", show_default=False),
+    data: Path = typer.Option(..., "--data", help="CSV with the run's feature columns (a target column is ignored).",
+                              show_default=False),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write the predictions CSV "
+                             "[default: RUN_DIR/predictions/DATA.csv, numbered instead of overwriting]."),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
+    device: str = typer.Option("cpu", help="Where to run the model: cpu, cuda, cuda:N or auto."),
+    rows: int = typer.Option(10, "--rows", min=0, help="How many rows the table shows."),
+    json_out: bool = typer.Option(False, "--json", help="Print only {\"out\", \"rows\", ...} as JSON."),
+):
+    """Predict on new rows: the input columns plus prediction (and proba_<label> per class).
+
+    Example: nnlab predict runs/wine-mlp-20260101-120000 --data new_wines.csv --out preds.csv
+    """
+    from nnlab import report
+    from nnlab.device import resolve_device, set_threads
+    from nnlab.predict import default_out, predict_frame, write_frame
+    from nnlab.runs import load_run
+
+    run = load_run(run_dir)
+    set_threads(run.checkpoint.get("threads", 1))
+    frame = predict_frame(run, data, resolve_device(device))
+    path = out if out is not None else default_out(run_dir, data)
+    write_frame(frame, path, getattr(run.cfg.data, "sep", ","), force)
+    if json_out:
+        print_json({"run_dir": str(run_dir), "data": str(data), "out": str(path), "rows": len(frame)})
+        return
+    console = stdout()
+    if rows:
+        console.print(report.predictions_table(frame, rows))
+    console.print(f"wrote {path} ({len(frame)} rows)", soft_wrap=True)  # a path must not wrap

@@ -1,0 +1,105 @@
+"""Run history: the run directories under a folder, read back as plain rows; and two or more runs compared."""
+
+import fnmatch
+import json
+import time
+from pathlib import Path
+
+from nnlab.errors import UsageError
+
+_MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
+
+
+def list_runs(parent: Path, name: str | None = None) -> list[dict]:
+    """One row per run directory under `parent`, newest first; `name` filters (substring or glob)."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        raise UsageError(f"{parent}: no such folder; nnlab train writes runs under runs/ (or --out)")
+    rows = [read_run(path) for path in parent.iterdir()
+            if path.is_dir() and any((path / m).is_file() for m in _MARKERS)]
+    if name:
+        pattern = name if any(c in name for c in "*?[") else f"*{name}*"
+        rows = [r for r in rows if fnmatch.fnmatch(r["run"], pattern) or fnmatch.fnmatch(r.get("name") or "", pattern)]
+    return sorted(rows, key=lambda r: (r["time"] or "", r["run"]), reverse=True)
+
+
+def read_run(path: Path) -> dict:
+    """What `nnlab runs` shows about one run directory; a missing or garbled file leaves gaps, not errors."""
+    summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
+    config = config or receipt.get("config") or {}
+    model = config.get("model") or {}
+    created = receipt.get("created")
+    when = created[:19].replace("T", " ") if isinstance(created, str) else \
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    if summary:
+        status = summary.get("status", "finished")
+    else:  # crashed before the end, still running, or a summary.json that is not JSON
+        status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
+    return {"run": path.name, "path": str(path), "time": when, "name": config.get("name"),
+            "model": _model_text(model), "overrides": receipt.get("overrides", []),
+            "epochs": summary.get("epochs") or (config.get("train") or {}).get("epochs"),
+            "train_loss": summary.get("train_loss"), "metrics": summary.get("metrics", {}), "status": status}
+
+
+def _model_text(model: dict) -> str:
+    kind = model.get("kind", "")
+    if kind == "mlp" and isinstance(model.get("hidden"), list):
+        return f"mlp {'-'.join(map(str, model['hidden']))} {model.get('activation', '')}".strip()
+    if kind == "polynomial":
+        return f"polynomial degree {model.get('degree')}"
+    return str(kind)
+
+
+def compare_runs(paths: list[Path]) -> dict:
+    """{"runs", "config": {key: [value per run]} where they differ, "metrics": {key: [value per run]}}."""
+    configs, numbers = [], []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise UsageError(f"{path}: no such run directory")
+        config = _yaml(path / "config.yaml") or _json(path / "receipt.json").get("config")
+        if not config:
+            raise UsageError(f"{path}: no config.yaml or receipt.json; is it a run directory?")
+        configs.append(flatten(config))
+        summary = _json(path / "summary.json")
+        numbers.append(flatten({k: summary[k] for k in ("status", "epochs", "steps", "train_seconds", "train_loss",
+                                                         "metrics", "coefficients") if k in summary}))
+    return {"runs": [str(p) for p in paths], "config": _side_by_side(configs, only_different=True),
+            "metrics": _side_by_side(numbers, only_different=False)}
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """Nested dicts -> {"dotted.key": value}; lists stay values."""
+    flat = {}
+    for key, value in (tree or {}).items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif not (isinstance(value, dict) and not value):  # an empty split ({}): nothing to show
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _side_by_side(flats: list[dict], only_different: bool) -> dict:
+    keys = list(dict.fromkeys(k for flat in flats for k in flat))
+    table = {k: [flat.get(k) for flat in flats] for k in keys}
+    if only_different:
+        table = {k: v for k, v in table.items() if any(x != v[0] for x in v)}
+    return table
+
+
+def _json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _yaml(path: Path) -> dict:
+    from nnlab.config import parse_yaml
+    from nnlab.errors import ConfigError
+
+    try:
+        value = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return {}
+    return value if isinstance(value, dict) else {}

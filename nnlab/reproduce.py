@@ -1,0 +1,89 @@
+"""Train a run again from its receipt and compare the numbers with the ones it recorded."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnlab.errors import CheckpointError, DataError
+
+
+@dataclass
+class Reproduction:
+    """The recorded and reproduced numbers, and every way the two runs' conditions differ."""
+
+    rows: list[dict]  # {"key", "recorded", "reproduced"}
+    data_changed: str | None = None  # why the data file no longer matches, or None
+    differences: list[str] = field(default_factory=list)  # versions, device, threads
+
+    @property
+    def identical(self) -> bool:
+        return all(row["recorded"] == row["reproduced"] for row in self.rows)
+
+    def to_dict(self) -> dict:
+        return {"identical": self.identical, "data_changed": self.data_changed,
+                "conditions_differ": self.differences, "numbers": self.rows}
+
+
+def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
+    """Re-run training from receipt.json (config, seeds, thread count); compare with summary.json."""
+    from nnlab.config import validate
+    from nnlab.data import load_data
+    from nnlab.metrics import assess_splits
+    from nnlab.receipt import load_receipt, versions
+    from nnlab.train import fit, prepare
+
+    run_dir = Path(run_dir)
+    receipt = load_receipt(run_dir)
+    recorded = _summary(run_dir)
+    cfg = validate(receipt["config"], str(run_dir / "receipt.json"))
+    device = device_name or receipt.get("device") or cfg.device
+    cfg = cfg.model_copy(update={"threads": receipt.get("threads", cfg.threads), "device": device})
+    data_changed = _data_change(cfg, receipt)
+    if cfg.data.source == "csv" and not Path(cfg.data.path).is_file():
+        raise DataError(f"{cfg.data.path}: the run's data file is gone; restore it to reproduce {run_dir}")
+    differences = [f"{name} {receipt['versions'].get(name)} then, {now} now"
+                   for name, now in versions().items() if receipt.get("versions", {}).get(name) != now]
+
+    splits = load_data(cfg)
+    setup = prepare(cfg, splits)
+    if str(setup.device) != receipt.get("device"):
+        differences.append(f"device {receipt.get('device')} then, {setup.device} now")
+    result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
+                 task=cfg.task, seed=cfg.seed)
+    outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+    again = {"train_loss": result.history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras}
+    return Reproduction(_rows(recorded, again), data_changed, differences)
+
+
+def _summary(run_dir: Path) -> dict:
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; the run did not finish, so there are no numbers to compare") from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path}: unreadable; there are no numbers to compare") from None
+    if summary.get("status", "finished") != "finished":
+        raise CheckpointError(f"{run_dir}: the run {summary['status']}; only finished runs can be reproduced")
+    return summary
+
+
+def _data_change(cfg, receipt: dict) -> str | None:
+    """Why the data differs from the receipt's, or None when its sha256 (or generator seed) matches."""
+    from nnlab.receipt import file_sha256
+
+    recorded = receipt.get("data") or {}
+    if cfg.data.source != "csv" or not Path(cfg.data.path).is_file():
+        return None
+    now = file_sha256(Path(cfg.data.path))
+    if now != recorded.get("sha256"):
+        return f"{cfg.data.path}: sha256 is {now[7:19]}…, the run recorded {str(recorded.get('sha256'))[7:19]}…: " \
+               "the file changed since training, so the numbers can differ"
+    return None
+
+
+def _rows(recorded: dict, again: dict) -> list[dict]:
+    from nnlab.history import flatten
+
+    old, new = flatten({k: recorded.get(k) for k in again}), flatten(again)
+    return [{"key": key, "recorded": old.get(key), "reproduced": new.get(key)} for key in dict.fromkeys([*old, *new])]
