@@ -76,8 +76,9 @@ def _write_record(path: Path, hashes: list[str]) -> None:
 def write_verified(path: Path, data: bytes) -> None:
     """write_atomic plus a sha256 record that matches the file on disk at every moment."""
     new = sha256_of(data)
-    old = [h for h in _recorded(path) if h != new][:1]
-    _write_record(path, [new, *old])  # both accepted while the file is being replaced
+    # While the file is replaced, the record accepts the new hash and every hash it accepted so far:
+    # one of those is the file on disk now (the last save may itself have been killed halfway).
+    _write_record(path, list(dict.fromkeys([new, *_recorded(path)])))
     write_atomic(path, data)
     _write_record(path, [new])
 

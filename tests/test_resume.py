@@ -139,6 +139,8 @@ def test_resume_of_a_finished_run_and_into_an_existing_run_dir_are_refused(cli, 
     assert "already finished its 6 epochs" in cli("train", "--resume", run_dir, code=2).stderr
     assert "already exists and is not empty" in cli("train", tiny(), "--run-dir", run_dir, code=2).stderr
     assert "give a config file, or --resume" in cli("train", code=2).stderr
+    assert "pick one" in cli("train", "--resume", run_dir, "--run-dir", tmp_path / "x", code=2).stderr
+    assert "--force only applies with --resume" in cli("train", tiny(), "--force", code=2).stderr
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 

@@ -37,6 +37,28 @@ def test_a_crash_at_any_write_leaves_a_file_that_verifies(tmp_path, monkeypatch,
     assert read_verified(path) == (b"old" if crash_at <= 2 else b"new")
 
 
+def test_two_saves_killed_in_a_row_still_leave_a_file_that_verifies(tmp_path, monkeypatch):
+    """Killed after the first record write twice running: the file on disk is still the first one."""
+    import nnlab.safefile
+
+    path = tmp_path / "checkpoint.pt"
+    write_verified(path, b"first")
+    real = nnlab.safefile.write_atomic
+
+    def dying_after_the_record(target, data):
+        real(target, data)
+        raise KeyboardInterrupt  # the record was written; the process dies before the file is replaced
+
+    monkeypatch.setattr(nnlab.safefile, "write_atomic", dying_after_the_record)
+    for data in (b"second", b"third"):
+        with pytest.raises(KeyboardInterrupt):
+            write_verified(path, data)
+    monkeypatch.undo()
+    assert read_verified(path) == b"first"
+    write_verified(path, b"fourth")
+    assert read_verified(path) == b"fourth" and len(record_path(path).read_text().splitlines()) == 1
+
+
 def test_stale_temporaries_are_removed(tmp_path):
     (tmp_path / ".checkpoint.pt.tmp").write_bytes(b"half")
     (tmp_path / "metrics.csv").write_text("epoch\n")

@@ -60,6 +60,10 @@ def train(
     if tensorboard:
         display.require_tensorboard()
     all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
+    if resume is not None and run_dir is not None:
+        raise UsageError("--resume and --run-dir: pick one (--resume continues in the run's own folder)")
+    if force and resume is None:
+        raise UsageError("--force only applies with --resume RUN_DIR")
     if resume is not None:
         if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
             config, all_overrides = None, [str(config), *all_overrides]
