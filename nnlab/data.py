@@ -29,11 +29,12 @@ class Preprocessing:
     def encode(self, labels: np.ndarray, where: str) -> np.ndarray:
         """Original labels -> class indices; a label the model never saw is a DataError."""
         index = {label: i for i, label in enumerate(self.classes)}
-        unknown = sorted({_plain(v) for v in labels} - set(index), key=str)
+        distinct, inverse = _unique_inverse(labels)
+        unknown = sorted(set(distinct) - set(index), key=str)
         if unknown:
             raise DataError(f"{where}: labels {', '.join(map(repr, unknown[:5]))} were not among the "
                             f"classes the model was trained on ({', '.join(map(repr, self.classes))})")
-        return np.array([index[_plain(v)] for v in labels], dtype=np.int64)
+        return np.array([index[v] for v in distinct], dtype=np.int64)[inverse]
 
     def to_dict(self) -> dict:
         """Plain lists, safe for a weights_only checkpoint."""
@@ -121,7 +122,7 @@ def fit_preprocessing(X_train: np.ndarray, labels: np.ndarray | None, standardiz
         std = X64.std(axis=0)
         prep.scale = np.where(std > 0, std, 1.0).astype(np.float32)
     if labels is not None:
-        prep.classes = sorted({_plain(v) for v in labels}, key=_label_order)
+        prep.classes = sorted(_unique_inverse(labels)[0], key=_label_order)
     return prep
 
 
@@ -163,9 +164,9 @@ def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> np.ndarray
                             "for regression set loss: mse")
         y = y.astype(np.int64)
     y = y.reshape(-1)
-    classes = {_plain(v) for v in y}
+    classes = _unique_inverse(y)[0]
     if len(classes) < 2:
-        raise DataError(f"{where}: target '{target_name}' has a single class ({next(iter(classes))!r}); "
+        raise DataError(f"{where}: target '{target_name}' has a single class ({classes[0]!r}); "
                         "a classifier needs at least two")
     limit = cfg.model.max_classes
     if limit and len(classes) > limit:
@@ -179,6 +180,19 @@ def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> np.ndarray
         raise DataError(f"{where}: data.test_size {cfg.data.test_size} gives {n_test} test rows for "
                         f"{len(classes)} classes; raise test_size so every class is held out")
     return y
+
+
+def _unique_inverse(labels: np.ndarray) -> tuple[list, np.ndarray]:
+    """Distinct labels as plain Python values, and each row's position among them (no per-row Python
+    for numeric labels; object arrays of strings take one dict pass)."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype == object:
+        index: dict = {}
+        codes = np.fromiter((index.setdefault(_plain(v), len(index)) for v in labels.tolist()),
+                            dtype=np.int64, count=len(labels))
+        return list(index), codes
+    distinct, inverse = np.unique(labels, return_inverse=True)
+    return distinct.tolist(), inverse.reshape(-1)
 
 
 def _plain(value):

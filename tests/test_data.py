@@ -137,3 +137,18 @@ def test_bce_refuses_three_classes(tmp_path):
 def test_polynomial_on_a_many_column_csv(tmp_path):
     with pytest.raises(ConfigError, match="takes 1 input feature"):
         load_data(wine_cfg(tmp_path, "model.kind=polynomial", "loss=mse"))
+
+
+def test_label_encoding_is_vectorized_and_matches_a_per_row_reference():
+    from nnlab.data import Preprocessing, _unique_inverse
+
+    rng = np.random.default_rng(0)
+    for labels in (rng.integers(1, 4, 1000), np.array(rng.choice(["b", "a", "c"], 1000), dtype=object)):
+        distinct, inverse = _unique_inverse(labels)
+        assert [distinct[i] for i in inverse] == labels.tolist()
+        prep = fit_preprocessing(np.zeros((len(labels), 1), np.float32), labels, False)
+        assert prep.classes == sorted(set(labels.tolist()))
+        codes = prep.encode(labels, "here")
+        assert codes.tolist() == [prep.classes.index(v) for v in labels.tolist()]
+    with pytest.raises(DataError, match="labels 'z' were not among"):
+        Preprocessing(classes=["a", "b"]).encode(np.array(["a", "z"], dtype=object), "here")

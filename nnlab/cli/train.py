@@ -40,12 +40,28 @@ def train(
                                   "(least squares is always fitted for linear and polynomial regression)."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Write TensorBoard scalars to RUN_DIR/tensorboard "
                                      "(needs the tensorboard package)."),
+    seeds: str = typer.Option(None, "--seeds", help="Train one model per seed (10, 0-9 or 1,5,7) and report "
+                                                    "mean ± std; see nnlab sweep."),
 ):
     """Train the model a config describes and save a run directory.
 
     Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
     Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
     """
+    if seeds is not None:  # many runs: nnlab/cli/sweep.py
+        from nnlab.cli.sweep import train_many
+        from nnlab.errors import UsageError
+        from nnlab.sweep import parse_seeds
+
+        if seed is not None:
+            raise UsageError("--seed and --seeds together: --seeds already sets each run's seed; drop --seed")
+        if resume is not None or run_dir is not None or force:
+            raise UsageError("--seeds writes one run directory per seed; drop --resume, --run-dir and --force")
+        if jsonl or baseline or tensorboard:
+            raise UsageError("--jsonl, --baseline and --tensorboard are single-run options; drop them with --seeds")
+
+        return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
+                          parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
     from nnlab import report, runs
     from nnlab import resume as resuming
     from nnlab.cli import display, outputs
