@@ -130,6 +130,7 @@ class TrainConfig(Spec):
     epochs: Annotated[Int, Field(ge=1)] = 100
     batch_size: Annotated[Int, Field(ge=1)] | None = None  # None: full batch
     log_every: Annotated[Int, Field(ge=1)] | None = None  # None: about ten rows
+    checkpoint_every: Annotated[Int, Field(ge=1)] | None = None  # None: at an epoch end once a minute
 
 
 ModelConfig = Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="kind")]
@@ -194,7 +195,6 @@ class RunConfig(Spec):
     @property
     def log_every(self) -> int:
         return self.train.log_every or max(1, self.train.epochs // 10)
-
     def to_dict(self) -> dict:
         """Plain data with every default filled in: what run directories store."""
         return self.model_dump(mode="json")
