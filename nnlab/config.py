@@ -232,7 +232,11 @@ _Loader.add_implicit_resolver(
 def parse_yaml(text: str, where: str):
     """Parse YAML text safely; any failure is a ConfigError naming `where`."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        loader = _Loader(text)  # what yaml.safe_load does, with our SafeLoader subclass
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f" line {mark.line + 1}" if mark else ""
