@@ -130,6 +130,7 @@ class TrainConfig(Spec):
     epochs: Annotated[Int, Field(ge=1)] = 100
     batch_size: Annotated[Int, Field(ge=1)] | None = None  # None: full batch
     log_every: Annotated[Int, Field(ge=1)] | None = None  # None: about ten rows
+    checkpoint_every: Annotated[Int, Field(ge=1)] | None = None  # None: at an epoch end once a minute
 
 
 ModelConfig = Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="kind")]
@@ -194,7 +195,6 @@ class RunConfig(Spec):
     @property
     def log_every(self) -> int:
         return self.train.log_every or max(1, self.train.epochs // 10)
-
     def to_dict(self) -> dict:
         """Plain data with every default filled in: what run directories store."""
         return self.model_dump(mode="json")
@@ -232,7 +232,11 @@ _Loader.add_implicit_resolver(
 def parse_yaml(text: str, where: str):
     """Parse YAML text safely; any failure is a ConfigError naming `where`."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        loader = _Loader(text)  # what yaml.safe_load does, with our SafeLoader subclass
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f" line {mark.line + 1}" if mark else ""

@@ -7,11 +7,13 @@ import numpy as np
 
 from nnlab.errors import DataError, did_you_mean
 
+ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
+
 
 def read_header(path: Path, sep: str) -> list[str]:
     """The column names of a CSV, checked: the file exists, is UTF-8, has unique names."""
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding=ENCODING, newline="") as f:
             header = next(csv.reader(f, delimiter=sep), None)
     except FileNotFoundError:
         raise DataError(f"{path}: data file not found; check data.path") from None
@@ -61,7 +63,7 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     columns = features + ([target] if target is not None else [])
     try:
         # No usecols: with it, pandas silently accepts rows with extra fields.
-        frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding="utf-8",
+        frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding=ENCODING,
                             skipinitialspace=True)
     except ValueError as e:
         if isinstance(e, pd.errors.ParserError):
@@ -73,7 +75,7 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     frame = frame[columns]
     if len(frame) == 0:
         raise DataError(f"{path}: has a header but no data rows")
-    frame = _handle_missing(frame, columns, path, dropna)
+    frame = _handle_missing(frame, columns, path, dropna, sep, len(header))
     X = frame[features].to_numpy(dtype=np.float32)
     y = frame[target].to_numpy() if target is not None else None
     if y is not None and y.dtype == object:
@@ -81,7 +83,7 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     return X, y, features
 
 
-def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
+def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, n_header: int):
     """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them."""
     import pandas as pd
 
@@ -90,6 +92,11 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
     bad_rows = bad.any(axis=1)
     if not bad_rows.any():
         return frame
+    if not dropna:
+        short = _first_short_row(path, sep, n_header)
+        if short:
+            raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
+                            f"{n_header}; every row needs as many values as the header")
     if dropna:
         kept = frame[~bad_rows].reset_index(drop=True)
         if len(kept) == 0:
@@ -101,11 +108,20 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
                     "fix them or set data.dropna: true")
 
 
+def _first_short_row(path: Path, sep: str, n_columns: int) -> tuple[int, int] | None:
+    """(line, number of values) of the first row with fewer values than the header (pandas pads those)."""
+    with open(path, encoding=ENCODING, newline="") as f:
+        for line, row in enumerate(csv.reader(f, delimiter=sep), start=1):
+            if line > 1 and row and len(row) < n_columns:
+                return line, len(row)
+    return None
+
+
 def _find_non_numeric(path: Path, sep: str, features: list[str]) -> str | None:
     """The first feature value that is not a number, named by column, line and value."""
     import pandas as pd
 
-    frame = pd.read_csv(path, sep=sep, dtype=str, encoding="utf-8", keep_default_na=False,
+    frame = pd.read_csv(path, sep=sep, dtype=str, encoding=ENCODING, keep_default_na=False,
                         skipinitialspace=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     for name in features:

@@ -35,6 +35,14 @@ class DivergedError(NnlabError):
     exit_code = 5
 
 
+class Interrupted(NnlabError):
+    """Training stopped on SIGINT or SIGTERM; the exit code is the shell's 128 + signal number."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 def did_you_mean(word: str, options) -> str:
     """' (did you mean 'x'?)' for the closest option, or '' when nothing is close."""
     import difflib

@@ -50,6 +50,11 @@ def split_metrics(model, X, y, task: str, classes: list | None, with_report: boo
     y = y.cpu().numpy()
     if task == "classification":
         return classification_metrics(scores, y, classes, with_report)
+    if not np.isfinite(scores).all():
+        from nnlab.errors import DivergedError
+
+        raise DivergedError("the model's outputs are not finite numbers (weights too large: the run diverged); "
+                            "retrain with a smaller optimizer.lr")
     return regression_metrics(scores, y), None
 
 

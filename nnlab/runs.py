@@ -2,9 +2,9 @@
 
 import csv
 import json
-import os
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import yaml
 from nnlab.config import RunConfig, validate
 from nnlab.data import Preprocessing
 from nnlab.errors import CheckpointError, ConfigError, UsageError
+from nnlab.safefile import read_verified, write_atomic, write_verified
 
 CONFIG, METRICS, CHECKPOINT, SUMMARY = "config.yaml", "metrics.csv", "checkpoint.pt", "summary.json"
 FORMAT = "nnlab-checkpoint/1"
@@ -35,62 +36,101 @@ def new_run_dir(parent: Path, name: str) -> Path:
     raise UsageError(f"{parent}: too many runs named '{name}' this second")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename: readers see old or new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def claim_run_dir(path: Path) -> Path:
+    """`--run-dir`: use this exact folder, created if needed; an existing run in it is refused, never touched."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path}: already exists and is not empty; continue that run with --resume {path}, "
+                         "or pick another --run-dir (nothing was changed)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot create the run directory: {e.strerror}; pick another --run-dir") from None
+    return path
 
 
 def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
-                       target_name: str, n_outputs: int, threads: int) -> dict:
-    """Everything eval needs, as tensors and plain Python values (loadable with weights_only=True)."""
+                       target_name: str, n_outputs: int, threads: int, train_state: dict | None = None) -> dict:
+    """Everything eval (and, with `train_state`, --resume) needs, as tensors and plain Python values
+    (loadable with weights_only=True)."""
     from nnlab import __version__
 
     return {"format": FORMAT, "nnlab_version": __version__, "config": cfg.to_dict(),
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "preprocessing": prep.to_dict(), "feature_names": list(feature_names),
             "target_name": target_name, "n_features": len(feature_names), "n_outputs": n_outputs,
-            "threads": threads}  # eval reuses it: matmul sums depend on the thread count
+            "threads": threads,  # eval reuses it: matmul sums depend on the thread count
+            "train_state": train_state}
+
+
+@contextmanager
+def _saving(run_dir: Path):
+    """A disk that is full or read-only: a CheckpointError (exit 4); the files already there stay intact."""
+    try:
+        yield
+    except OSError as e:
+        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; free some space or pick another "
+                              "output folder (the previous checkpoint is intact)") from None
 
 
 def save_checkpoint(run_dir: Path, payload: dict) -> None:
+    """checkpoint.pt, written atomically, with its sha256 in checkpoint.pt.sha256."""
     import io
 
     import torch
 
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    write_atomic(Path(run_dir) / CHECKPOINT, buffer.getvalue())
+    with _saving(run_dir):
+        write_verified(Path(run_dir) / CHECKPOINT, buffer.getvalue())
 
 
-def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup) -> dict:
-    """The object `train --json` prints and summary.json holds: plain numbers only."""
+def summary(run_dir: Path, cfg: RunConfig, fit, outcome, setup, status: str = "finished") -> dict:
+    """The object `train --json` prints and summary.json holds: plain numbers only.
+
+    `status` is finished, interrupted or diverged; a run that did not finish has no outcome (metrics {}).
+    """
     return {"run_dir": str(run_dir), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind,
             "epochs": cfg.train.epochs, "steps": fit.steps, "train_seconds": round(fit.seconds, 6),
-            "train_loss": fit.history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras,
+            "train_loss": fit.history[-1]["train_loss"] if fit.history else None,
+            "metrics": outcome.metrics if outcome else {}, **(outcome.extras if outcome else {}),
             "seed": cfg.seed, "device": str(setup.device), "threads": setup.threads,
-            "status": "finished"}  # or "interrupted" / "diverged"; `nnlab runs` shows it
+            "status": status}  # `nnlab runs` shows it
+
+
+def save_config(run_dir: Path, cfg: RunConfig) -> None:
+    with _saving(run_dir):
+        write_atomic(Path(run_dir) / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
+
+
+def save_progress(run_dir: Path, history: list[dict], payload: dict | None, summary: dict | None = None) -> None:
+    """Checkpoint (when given), then metrics.csv (and summary.json): what a run has so far."""
+    run_dir = Path(run_dir)
+    if payload is not None:
+        save_checkpoint(run_dir, payload)
+    with _saving(run_dir):
+        write_atomic(run_dir / METRICS, _csv_bytes(history))
+        if summary is not None:
+            write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def save_run(run_dir: Path, cfg: RunConfig, history: list[dict], payload: dict, summary: dict) -> None:
     """Write the four files of a finished run."""
-    run_dir = Path(run_dir)
-    write_atomic(run_dir / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
-    write_atomic(run_dir / METRICS, _csv_bytes(history))
-    save_checkpoint(run_dir, payload)
-    write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    save_config(run_dir, cfg)
+    save_progress(run_dir, history, payload, summary)
+
+
+WALL_CLOCK = ("seconds",)  # history keys kept out of metrics.csv, so that a resumed run's file is identical
 
 
 def _csv_bytes(rows: list[dict]) -> bytes:
     import io
 
     out = io.StringIO()
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    columns = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in WALL_CLOCK]
+    if not columns:
+        return b""  # nothing logged yet
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
@@ -108,6 +148,10 @@ class Run:
     def build_model(self, device):
         """The trained module on `device`; tensors that do not fit the config are a CheckpointError."""
         model = self.cfg.model.build(self.checkpoint["n_features"], self.checkpoint["n_outputs"])
+        return self.load_weights(model).to(device)
+
+    def load_weights(self, model):
+        """Copy the checkpoint's weights into `model`, after checking every name and shape."""
         expected = model.state_dict()
         state = self.checkpoint["model_state"]
         for name, tensor in expected.items():
@@ -120,7 +164,7 @@ class Run:
         if extra:
             raise CheckpointError(f"{self.path / CHECKPOINT}: unexpected tensor '{extra[0]}' for this model")
         model.load_state_dict(state)
-        return model.to(device)
+        return model
 
 
 def load_run(run_dir: Path) -> Run:
@@ -133,10 +177,16 @@ def load_run(run_dir: Path) -> Run:
         raise UsageError(f"{run_dir}: no such run directory")
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint in this run directory; was the run finished?")
+    import io
+
+    try:
+        data = read_verified(path)  # sha256 first: a damaged file is reported as corrupt, not unpickled
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e.strerror}") from None
     try:
         with warnings.catch_warnings():  # a foreign pickle's protocol warning is noise next to our error
             warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
         raise CheckpointError(f"{path}: corrupt or not an nnlab checkpoint ({reason[:120]})") from None

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -108,11 +109,30 @@ def test_invalid_configs_name_file_and_key(tmp_path, text, overrides, expected):
     ("- a\n- b\n", "the top level must be a mapping"),
     ("seed: 1\nseed: 2\n", "duplicate key 'seed'"),
     ("a: [1, 2\n", "line"),
-    ("!!python/object/apply:os.system ['touch /tmp/nnlab-pwned']", "could not determine a constructor"),
+    ("!!python/object/apply:os.system ['touch MARKER']", "could not determine a constructor"),
+    ("seed: !!python/object/new:os.system ['touch MARKER']", "could not determine a constructor"),
     ("a: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
-], ids=["empty", "list", "duplicate", "unclosed", "python-tag", "deep"])
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(f"{k}: &{k} [{', '.join(['*' + p] * 9)}]\n"
+                                                    for p, k in zip("abcdefgh", "bcdefghi"))
+     + "data: {source: linear}\nmodel: {kind: mlp, hidden: *i}\n", "model.hidden.0: input should be"),
+    ("data: {source: linear}\nmodel: {kind: linear}\noptimizer: {lr: .nan}\n", "optimizer.lr: input should be a"),
+    ("data: {source: linear}\nmodel: {kind: linear}\ntrain: {epochs: .inf}\n", "train.epochs"),
+    ("data: {source: linear}\nmodel: {kind: linear}\ntrain: {epochs: yes}\n", "train.epochs: expected a number, got a"),
+    ("data: {source: linear}\nmodel: {kind: linear}\nseed: !!binary aGVsbG8=\n", "seed"),
+], ids=["empty", "list", "duplicate", "unclosed", "python-tag", "python-tag-in-value", "deep", "billion-laughs", "nan",
+        "inf", "bool", "binary"])
 def test_unreadable_yaml_is_a_config_error(tmp_path, text, expected):
-    assert expected in error_of(tmp_path, text)
+    marker = tmp_path / "pwned"
+    assert expected in error_of(tmp_path, text.replace("MARKER", str(marker)))
+    assert not marker.exists()
+
+
+def test_a_python_tag_is_exit_2_through_the_cli_and_runs_nothing(cli, tmp_path):
+    marker = tmp_path / "pwned"
+    config = write_config(tmp_path, f"!!python/object/apply:os.system ['touch {marker}']\n")
+    for command in (["check", config], ["train", config, "--out", tmp_path / "runs"]):
+        assert "could not determine a constructor" in cli(*command, code=2).stderr
+    assert not marker.exists() and not (tmp_path / "runs").exists()
 
 
 def test_missing_config_file(tmp_path):
@@ -152,5 +172,58 @@ def test_random_config_dicts_validate_or_raise_config_error(raw):
 def test_random_yaml_text_parses_or_raises_config_error(text):
     try:
         parse_yaml(text, "fuzz.yaml")
+    except ConfigError:
+        pass
+
+
+fuzz_dir = None
+
+
+def fuzz_file(text: str) -> Path:
+    """One reusable file per test process (hypothesis examples cannot use tmp_path)."""
+    global fuzz_dir
+    if fuzz_dir is None:
+        import tempfile
+
+        fuzz_dir = Path(tempfile.mkdtemp(prefix="nnlab-fuzz-"))
+    path = fuzz_dir / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+config_like = st.one_of(
+    st.dictionaries(keys, yaml_values | st.dictionaries(keys, yaml_values, max_size=5), max_size=8),
+    st.fixed_dictionaries({"data": st.fixed_dictionaries({"source": st.sampled_from(["linear", "sine", "csv", "x"])},
+                                                         optional={"n_samples": yaml_scalars, "noise": yaml_scalars}),
+                           "model": st.fixed_dictionaries({"kind": st.sampled_from(["linear", "mlp", "polynomial"])},
+                                                          optional={"hidden": yaml_values, "degree": yaml_scalars})},
+                          optional={"optimizer": st.dictionaries(st.sampled_from(["name", "lr", "momentum", "betas"]),
+                                                                 yaml_values, max_size=3),
+                                    "train": st.dictionaries(st.sampled_from(["epochs", "batch_size", "log_every",
+                                                                              "checkpoint_every"]), yaml_scalars),
+                                    "seed": yaml_scalars, "loss": yaml_scalars}),
+    yaml_values)
+
+
+@settings(max_examples=80, deadline=None)
+@given(config_like, st.lists(st.text(max_size=20), max_size=3))
+def test_random_yaml_documents_and_overrides_load_or_raise_config_error(document, overrides):
+    """The whole loader (file, safe YAML, overrides, schema): a RunConfig or a ConfigError, nothing else."""
+    import yaml
+
+    path = fuzz_file(yaml.safe_dump(document, allow_unicode=True))
+    try:
+        cfg = load_config(path, overrides)
+    except ConfigError as e:
+        assert str(e).strip()
+        return
+    assert cfg.train.epochs >= 1 and math.isfinite(cfg.optimizer.lr) and cfg.task in ("classification", "regression")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_random_yaml_text_through_load_config_raises_only_config_errors(text):
+    try:
+        load_config(fuzz_file(text))
     except ConfigError:
         pass

@@ -80,6 +80,8 @@ def test_sine_source_is_the_notebook_grid(tmp_path):
     ("a,b,label\n1,oops,x\n2,3,y\n", "", "column 'b' line 2: 'oops' is not a number"),
     ("a,b,label\n1,,x\n2,3,y\n,4,x\n", "", "missing or infinite values in 'a': 1, 'b': 1"),
     ("a,b,label\n1,2,x\n2,3,y,4\n", "", "ragged row"),
+    ("a,b,label\n1,2,x\n2,3\n3,4,y\n", "", "ragged row: line 3 has 2 values but the header has 3"),
+    ("a,b,label\n1,inf,x\n2,3,y\n-inf,1,x\n4,1e400,y\n", "", "missing or infinite values in 'a': 1, 'b': 2"),
     ("a,a,label\n1,2,x\n", "", "column 'a' appears twice"),
     ("a,b,Label\n1,2,x\n", "", "target column 'label' not found (did you mean 'Label'?)"),
     ("a,b,label\n1,2,x\n3,4,x\n", "", "has a single class"),
@@ -104,6 +106,13 @@ def test_non_utf8_file(tmp_path):
     cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label}\nmodel: {kind: mlp}"))
     with pytest.raises(DataError, match="not UTF-8"):
         load_data(cfg)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    rows = "".join(f"{i},{i % 5},{'xy'[i % 2]}\n" for i in range(20))
+    (tmp_path / "d.csv").write_bytes(("a,b,label\n" + rows).encode("utf-8-sig"))
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label}\nmodel: {kind: mlp}"))
+    assert load_data(cfg).feature_names == ["a", "b"]
 
 
 def test_dropna_drops_incomplete_rows(tmp_path):

@@ -87,9 +87,9 @@ def test_minibatches_count_steps_and_log_rows(tmp_path):
     assert all(isinstance(v, (int, float)) for row in result.history for v in row.values())
 
 
-def test_divergence_stops_with_the_epoch(tmp_path):
+def test_divergence_stops_with_the_epoch_and_step(tmp_path):
     cfg = config(tmp_path, LINEAR, "optimizer.lr=1e6", "train.epochs=50")
-    with pytest.raises(DivergedError, match=r"at epoch \d+; try a smaller optimizer.lr"):
+    with pytest.raises(DivergedError, match=r"at epoch (\d+), step \1; try a smaller optimizer.lr"):
         run(cfg)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from nnlab.cli.main import command, print_json, stdout
+from nnlab.errors import DivergedError, Interrupted
 
 CONFIG = typer.Argument(..., help="YAML config file, e.g. configs/wine_mlp.yaml.", show_default=False)
 OVERRIDES = typer.Argument(None, help="key=value overrides with dotted keys, e.g. optimizer.lr=0.1 "
@@ -18,9 +19,16 @@ def _flag_overrides(overrides, **flags) -> list[str]:
 
 @command
 def train(
-    config: Path = CONFIG,
+    config: Path = typer.Argument(None, help="YAML config file, e.g. configs/wine_mlp.yaml (optional with "
+                                             "--resume).", show_default=False),
     overrides: list[str] = OVERRIDES,
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the run directory."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Write the run into exactly this folder (refused if it "
+                                                         "holds anything)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this run directory from its last "
+                                                       "checkpoint."),
+    force: bool = typer.Option(False, "--force", help="With --resume: continue even if the config or the data "
+                                                      "changed."),
     device: str = typer.Option(None, help="Override device: auto, cpu, cuda or cuda:N."),
     seed: int = typer.Option(None, help="Override the seed."),
     threads: int = typer.Option(None, help="Override torch's intra-op thread count."),
@@ -38,6 +46,7 @@ def train(
     """Train the model a config describes and save a run directory.
 
     Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
+    Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
     """
     if seeds is not None:  # many runs: nnlab/cli/sweep.py
         from nnlab.cli.sweep import train_many
@@ -46,15 +55,20 @@ def train(
 
         if seed is not None:
             raise UsageError("--seed and --seeds together: --seeds already sets each run's seed; drop --seed")
+        if resume is not None or run_dir is not None or force:
+            raise UsageError("--seeds writes one run directory per seed; drop --resume, --run-dir and --force")
         if jsonl or baseline or tensorboard:
             raise UsageError("--jsonl, --baseline and --tensorboard are single-run options; drop them with --seeds")
 
         return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
                           parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
     from nnlab import report, runs
+    from nnlab import resume as resuming
     from nnlab.cli import display, outputs
     from nnlab.config import load_config
     from nnlab.data import load_data
+    from nnlab.errors import UsageError
+    from nnlab.interrupt import catch_signals
     from nnlab.metrics import assess_splits
     from nnlab.train import fit, prepare
 
@@ -62,28 +76,56 @@ def train(
     if tensorboard:
         display.require_tensorboard()
     all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
-    cfg = load_config(config, all_overrides)
+    if resume is not None and run_dir is not None:
+        raise UsageError("--resume and --run-dir: pick one (--resume continues in the run's own folder)")
+    if force and resume is None:
+        raise UsageError("--force only applies with --resume RUN_DIR")
+    if resume is not None:
+        if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
+            config, all_overrides = None, [str(config), *all_overrides]
+        run = resuming.open_run(resume)
+        cfg = resuming.config_for(run, config, all_overrides)
+    elif config is None:
+        raise UsageError("train: give a config file, or --resume RUN_DIR to continue a run")
+    else:
+        cfg = load_config(config, all_overrides)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
-    run_dir = runs.new_run_dir(out, cfg.name)
-    outputs.save_receipt(run_dir, cfg, setup, all_overrides)
+    data_sha, start = resuming.data_fingerprint(splits), None
+    if resume is not None:
+        start = resuming.continue_run(run, cfg, setup, data_sha, force)
+        run_dir = run.path  # its receipt stays the one of the original run
+    else:
+        run_dir = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(out, cfg.name)
+        outputs.save_receipt(run_dir, cfg, setup, all_overrides)
+    runs.save_config(run_dir, cfg)
 
     console = stdout()
     talk = mode == "normal"
     if talk:
         console.print(report.run_header(cfg, splits, setup.model, setup.device, setup.threads))
-        console.print(f"run directory: {run_dir}")
+        console.print(f"run directory: {run_dir}" + (f" (resumed at epoch {start.epoch})" if start else ""))
     table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
-    with display.EpochDisplay(mode, console, table, cfg.train.epochs,
-                              run_dir / "tensorboard" if tensorboard else None) as shown:
-        result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
-                     task=cfg.task, seed=cfg.seed, on_epoch_end=shown.on_epoch_end)
 
-    outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
-    summary = runs.summary(run_dir, cfg, result, outcome, setup)
-    compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
-    runs.save_run(run_dir, cfg, result.history, runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names,
-                                                       splits.target_name, splits.n_outputs, setup.threads), summary)
+    def payload(state, finished=False):
+        return runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names, splits.target_name,
+                                       splits.n_outputs, setup.threads,
+                                       resuming.train_state(state, setup.optimizer, setup.device, data_sha, finished))
+
+    with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
+        with display.EpochDisplay(mode, console, table, cfg.train.epochs,
+                                  run_dir / "tensorboard" if tensorboard else None) as shown:
+            try:
+                result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train,
+                             log_every=cfg.log_every, task=cfg.task, seed=cfg.seed, on_epoch_end=shown.on_epoch_end,
+                             start=start, stop=stop, checkpoint_every=cfg.train.checkpoint_every,
+                             checkpoint=lambda state: runs.save_progress(run_dir, state.history, payload(state)))
+            except (Interrupted, DivergedError) as e:
+                raise _stopped(e, run_dir, cfg, setup, payload) from None
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+        summary = runs.summary(run_dir, cfg, result, outcome, setup)
+        compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
+        runs.save_run(run_dir, cfg, result.history, payload(result.state, finished=True), summary)
     written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
     if mode in ("json", "jsonl"):
         print_json(summary)
@@ -94,6 +136,21 @@ def train(
     if talk:
         outputs.print_epilogue(console, result.history, written)
         console.print(f"saved {run_dir}")
+
+
+def _stopped(error, run_dir, cfg, setup, payload):
+    """Save what an interrupted or diverged run has (never a non-finite checkpoint); the error to exit with."""
+    from nnlab import runs
+
+    result, interrupted = error.result, isinstance(error, Interrupted)
+    status = "interrupted" if interrupted else "diverged"
+    runs.save_progress(run_dir, result.history, payload(result.state) if interrupted else None,
+                       runs.summary(run_dir, cfg, result, None, setup, status))
+    if interrupted:
+        return Interrupted(f"interrupted by {error}; saved in {run_dir}; resume with: nnlab train --resume {run_dir}",
+                           error.exit_code - 128)
+    kept = "the last good checkpoint is kept in" if (run_dir / runs.CHECKPOINT).exists() else "no checkpoint yet in"
+    return DivergedError(f"{error}\n{kept} {run_dir}; metrics so far are in {run_dir / runs.METRICS}")
 
 
 @command
