@@ -49,25 +49,14 @@ def train(
     Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
     """
     if seeds is not None:  # many runs: nnlab/cli/sweep.py
-        from nnlab.cli.sweep import train_many
-        from nnlab.errors import UsageError
-        from nnlab.sweep import parse_seeds
-
-        if seed is not None:
-            raise UsageError("--seed and --seeds together: --seeds already sets each run's seed; drop --seed")
-        if resume is not None or run_dir is not None or force:
-            raise UsageError("--seeds writes one run directory per seed; drop --resume, --run-dir and --force")
-        if jsonl or baseline or tensorboard:
-            raise UsageError("--jsonl, --baseline and --tensorboard are single-run options; drop them with --seeds")
-
-        return train_many(config, _flag_overrides(overrides, device=device, threads=threads), [],
-                          parse_seeds(seeds), out, vectorize=True, json_out=json_out, quiet=quiet, kind="seeds")
+        single_run_only = {"--seed": seed is not None, "--resume": resume is not None, "--run-dir": run_dir is not None,
+                           "--force": force, "--jsonl": jsonl, "--baseline": baseline, "--tensorboard": tensorboard}
+        return _train_seeds(config, _flag_overrides(overrides, device=device, threads=threads), seeds, out,
+                            [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet)
     from nnlab import report, runs
     from nnlab import resume as resuming
     from nnlab.cli import display, outputs
-    from nnlab.config import load_config
     from nnlab.data import load_data
-    from nnlab.errors import UsageError
     from nnlab.interrupt import catch_signals
     from nnlab.metrics import assess_splits
     from nnlab.train import fit, prepare
@@ -76,19 +65,7 @@ def train(
     if tensorboard:
         display.require_tensorboard()
     all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
-    if resume is not None and run_dir is not None:
-        raise UsageError("--resume and --run-dir: pick one (--resume continues in the run's own folder)")
-    if force and resume is None:
-        raise UsageError("--force only applies with --resume RUN_DIR")
-    if resume is not None:
-        if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
-            config, all_overrides = None, [str(config), *all_overrides]
-        run = resuming.open_run(resume)
-        cfg = resuming.config_for(run, config, all_overrides)
-    elif config is None:
-        raise UsageError("train: give a config file, or --resume RUN_DIR to continue a run")
-    else:
-        cfg = load_config(config, all_overrides)
+    cfg, run, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
     data_sha, start = resuming.data_fingerprint(splits), None
@@ -136,6 +113,40 @@ def train(
     if talk:
         outputs.print_epilogue(console, result.history, written)
         console.print(f"saved {run_dir}")
+
+
+def _train_seeds(config, overrides, seeds: str, out: Path, conflicting: list[str], json_out: bool, quiet: bool):
+    """`train --seeds`: one run per seed through the sweep machinery; single-run options are refused."""
+    from nnlab.cli.sweep import train_many
+    from nnlab.errors import UsageError
+    from nnlab.sweep import parse_seeds
+
+    if conflicting:
+        given = ", ".join(conflicting)
+        raise UsageError(f"{given} and --seeds: --seeds trains one run per seed, each with its own seed and run "
+                         f"directory; drop {given}")
+    return train_many(config, overrides, [], parse_seeds(seeds), out, vectorize=True, json_out=json_out,
+                      quiet=quiet, kind="seeds")
+
+
+def _resolve_config(config, overrides: list[str], resume, run_dir, force: bool):
+    """(cfg, run being resumed or None, overrides): from the config file, or from the run that --resume names."""
+    from nnlab import resume as resuming
+    from nnlab.config import load_config
+    from nnlab.errors import UsageError
+
+    if resume is not None and run_dir is not None:
+        raise UsageError("--resume and --run-dir: pick one (--resume continues in the run's own folder)")
+    if force and resume is None:
+        raise UsageError("--force only applies with --resume RUN_DIR")
+    if resume is None:
+        if config is None:
+            raise UsageError("train: give a config file, or --resume RUN_DIR to continue a run")
+        return load_config(config, overrides), None, overrides
+    if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
+        config, overrides = None, [str(config), *overrides]
+    run = resuming.open_run(resume)
+    return resuming.config_for(run, config, overrides), run, overrides
 
 
 def _stopped(error, run_dir, cfg, setup, payload):
