@@ -37,7 +37,7 @@ def sub_run_name(trial: Trial, n_points: int) -> str:
 
 
 def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], results: list,
-         seconds: float, kind: str) -> dict:
+         seconds: float, kind: str, status: str = "finished") -> dict:
     """Write every sub-run and the aggregates; return the summary (what --json prints)."""
     task = trials[0].cfg.task
     n_points = len({t.point for t in trials})
@@ -55,7 +55,9 @@ def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], r
         "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
         "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
         "paths": [{"path": g.path, "runs": len(g.trials), "reason": g.reason} for g in groups],
-        "points": points, "status": "finished"}
+        "points": points, "status": status,
+        "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
+                   for t, r, d in zip(trials, results, run_dirs) if r.error]}
     runs.write_atomic(Path(parent) / "points.csv", aggregate.points_csv(points))
     runs.write_atomic(Path(parent) / "runs.csv", aggregate.runs_csv(trials, results, run_dirs, task))
     runs.write_atomic(Path(parent) / runs.SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
@@ -67,7 +69,7 @@ def _save_one(run_dir: Path, trial: Trial, splits, result: TrialResult, path: st
     if result.status != "finished":  # no checkpoint: its weights are NaN; eval says so
         runs.write_atomic(run_dir / runs.CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
         summary = {"run_dir": str(run_dir), "name": cfg.name, "seed": cfg.seed, "status": result.status,
-                   "path": path}
+                   "path": path, **({"error": result.error} if result.error else {})}
         runs.write_atomic(run_dir / runs.SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
         return
     fit = SimpleNamespace(history=result.history, steps=result.steps, seconds=result.seconds)

@@ -155,11 +155,12 @@ class TrialResult:
     seconds: float
     metrics: dict
     extras: dict
-    status: str  # finished | diverged
+    status: str  # finished | diverged | failed
     threads: int
     device: str
     baseline: float | None  # majority-class rate of the scored split (classification)
     model: object = field(repr=False, default=None)  # nn.Module on the CPU
+    error: str | None = None  # why a "failed" run has no numbers (e.g. its cluster worker kept dying)
 
 
 def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool) -> list[TrialResult]:

@@ -60,3 +60,19 @@ def write_config(folder: Path, text: str, name: str = "config.yaml") -> Path:
     path = folder / name
     path.write_text(text)
     return path
+
+
+def _warm_up():
+    import nnlab.sweep  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import torch  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A Dask LocalCluster of 2 worker processes (what `--workers 2` starts), shared by the cluster tests."""
+    from nnlab.distributed import open_client
+
+    with open_client(workers=2) as client:
+        client.run(_warm_up)  # both workers import torch and scikit-learn now, in parallel
+        yield client

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stderr, stdout
+from nnlab.cli.main import command, fail, print_json, stderr, stdout
 from nnlab.cli.train import CONFIG, OVERRIDES
 
 
@@ -21,21 +21,32 @@ def sweep(
                                    help="Train compatible runs stacked (default) or one after another."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary table."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Train the groups on a running Dask scheduler, e.g. "
+                                                           "tcp://127.0.0.1:8786 (needs nnlab[cluster])."),
+    workers: int = typer.Option(None, "--workers", help="Train the groups on a local Dask cluster of N worker "
+                                                        "processes (needs nnlab[cluster])."),
 ):
     """Train every point of a grid with several seeds; print one row per point, best first.
 
     Example: nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 --grid optimizer.momentum=0,0.9 --seeds 5
+
+    On a Dask cluster: add --scheduler tcp://HOST:8786, or --workers 4 for local worker processes.
     """
+    if scheduler is not None or workers is not None:
+        from nnlab.distributed import check_cluster_options
+
+        check_cluster_options(scheduler, workers)  # before any config or data is read
     from nnlab.sweep import parse_grid, parse_seeds
 
     train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
-               vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep")
+               vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers)
 
 
 def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, *, vectorize: bool,
-               json_out: bool, quiet: bool, kind: str) -> None:
+               json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
+               workers: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
-    from nnlab import aggregate, multirun, runs
+    from nnlab import multirun, runs
     from nnlab.data import load_data
     from nnlab.sweep import expand, plan
 
@@ -52,12 +63,59 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
         if talk:
             progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
 
-    results, seconds = multirun.run_groups(trials, splits, groups, on_group=show_group)
+    interrupted, planned = False, len(trials)
+    if scheduler is None and workers is None:
+        results, seconds = multirun.run_groups(trials, splits, groups, on_group=show_group)
+    else:
+        from rich.text import Text
+
+        from nnlab import cluster
+
+        results, seconds, interrupted = _on_cluster(trials, splits, groups, scheduler, workers, progress,
+                                                    show_group, bar=progress.is_terminal and not quiet)
+        if interrupted:
+            trials, splits, groups, results = cluster.finished_only(trials, splits, groups, results)
+            if not trials:
+                fail(f"interrupted: none of the {planned} runs had finished; nothing saved", 130)
+        for trial, result in zip(trials, results):
+            if result.error:
+                where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
+                progress.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
     parent = runs.new_run_dir(out, f"{trials[0].cfg.name}-{kind}")
-    summary = multirun.save(parent, trials, splits, groups, results, seconds, kind)
+    summary = multirun.save(parent, trials, splits, groups, results, seconds, kind,
+                            status="interrupted" if interrupted else "finished")
     if json_out:
         print_json(summary)
-        return
+    else:
+        _show(summary, parent, quiet)
+    if interrupted:
+        fail(f"interrupted: {len(trials)} of {planned} runs had finished; saved them in {parent}", 130)
+
+
+def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, bar: bool):
+    """cluster.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal."""
+    from nnlab import cluster
+    from nnlab.distributed import open_client
+
+    with open_client(scheduler, workers) as client:
+        if not bar:
+            return cluster.run_groups(client, trials, splits, groups, on_group=show_group)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as live:
+            bar_id = live.add_task("runs", total=len(trials), counts="")
+
+            def update(p):
+                live.update(bar_id, completed=p.done + p.failed,
+                            counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
+
+            return cluster.run_groups(client, trials, splits, groups, on_progress=update, on_group=show_group)
+
+
+def _show(summary: dict, parent, quiet: bool) -> None:
+    from nnlab import aggregate
     from rich.measure import Measurement
 
     console = stdout()
