@@ -71,6 +71,7 @@ def _warm_up():
 @pytest.fixture(scope="session")
 def client():
     """A Dask LocalCluster of 2 worker processes (what `--workers 2` starts), shared by the cluster tests."""
+    pytest.importorskip("distributed", reason="needs the cluster extra: pip install -e '.[test,cluster]'")
     from nnlab.distributed import open_client
 
     with open_client(workers=2) as client:
