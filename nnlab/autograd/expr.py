@@ -7,6 +7,7 @@ checked tree and applies the matching torch operation to each node, so only whit
 import ast
 import keyword
 import math
+import operator
 from dataclasses import dataclass
 
 from nnlab.errors import ConfigError, did_you_mean
@@ -21,6 +22,7 @@ MAX_ELEMENTS = 100_000  # linspace counts and list lengths
 FUNCTIONS = {"exp": 1, "log": 1, "sin": 1, "cos": 1, "tanh": 1, "sigmoid": 1, "relu": 1, "sqrt": 1,
              "abs": 1, "sum": 1, "mean": 1, "linspace": 3}
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_APPLY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 _FORBIDDEN = {  # node type -> what the user wrote, for the message
     "Attribute": "attribute access", "Subscript": "indexing", "Slice": "a slice", "Lambda": "a lambda",
     "ListComp": "a comprehension", "SetComp": "a comprehension", "DictComp": "a comprehension",
@@ -232,15 +234,7 @@ def constant_value(node: ast.AST) -> float:
 
 def _fold(op: str, a: float, b: float) -> float:
     try:
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            return a / b
-        result = a ** b
+        result = _APPLY[op](a, b)
         return result if isinstance(result, float) else math.nan  # negative base, fractional power
     except ZeroDivisionError:  # x/0 and 0**-k: what torch gives
         if op == "**":
@@ -318,15 +312,7 @@ def _eval(node: ast.AST, env: dict, at: _Pointer):
         if isinstance(a, float) and isinstance(b, float):
             return _fold(op, a, b)
         try:
-            if op == "+":
-                return a + b
-            if op == "-":
-                return a - b
-            if op == "*":
-                return a * b
-            if op == "/":
-                return a / b
-            return a ** b
+            return _APPLY[op](a, b)
         except RuntimeError as e:
             raise at.error(f"cannot apply {op}: {_shape_text(a)} {op} {_shape_text(b)} ({str(e).splitlines()[0]})",
                            col=_operator_column(node, at)) from None
