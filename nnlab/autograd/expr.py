@@ -8,6 +8,7 @@ import ast
 import keyword
 import math
 import operator
+import warnings
 from dataclasses import dataclass
 
 from nnlab.errors import ConfigError, did_you_mean
@@ -64,7 +65,9 @@ def parse(text: str, where: str = "expression", shown: str | None = None, shift:
         example = "a number, [1,2,3] or linspace(-10,10,100)" if shown else "an expression such as 2*x**3 + 3*y**2"
         raise ConfigError(f"{where}: empty; write {example}")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # "invalid decimal literal" and friends: our error says it better
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         hint = "; use ** for powers" if "^" in text else ""
         col = (e.offset or 1) - 1 + (len(text) - len(text.lstrip()))
