@@ -72,10 +72,14 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame[columns]
     if len(frame) == 0:
         raise DataError(f"{path}: has a header but no data rows")
-    frame = _handle_missing(frame, columns, path, dropna, sep, len(header))
+    if frame.isna().to_numpy().any():  # pandas pads a short row with NaN: name it, dropna or not
+        short = _first_short_row(path, sep, len(header))
+        if short:
+            raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
+                            f"{len(header)}; every row needs as many values as the header")
+    frame = _handle_missing(frame[columns], columns, path, dropna)
     X = frame[features].to_numpy(dtype=np.float32)
     y = frame[target].to_numpy() if target is not None else None
     if y is not None and y.dtype == object:
@@ -83,7 +87,7 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     return X, y, features
 
 
-def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, n_header: int):
+def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
     """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them."""
     import pandas as pd
 
@@ -92,11 +96,6 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: st
     bad_rows = bad.any(axis=1)
     if not bad_rows.any():
         return frame
-    if not dropna:
-        short = _first_short_row(path, sep, n_header)
-        if short:
-            raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
-                            f"{n_header}; every row needs as many values as the header")
     if dropna:
         kept = frame[~bad_rows].reset_index(drop=True)
         if len(kept) == 0:

@@ -152,3 +152,12 @@ def test_label_encoding_is_vectorized_and_matches_a_per_row_reference():
         assert codes.tolist() == [prep.classes.index(v) for v in labels.tolist()]
     with pytest.raises(DataError, match="labels 'z' were not among"):
         Preprocessing(classes=["a", "b"]).encode(np.array(["a", "z"], dtype=object), "here")
+
+
+@pytest.mark.parametrize("dropna", [False, True])
+def test_a_short_row_is_ragged_even_with_dropna(tmp_path, dropna):
+    from nnlab.csvdata import read_csv
+
+    (tmp_path / "d.csv").write_text("a,b,label\n1,2,x\n2,3\n3,4,y\n")
+    with pytest.raises(DataError, match="ragged row: line 3 has 2 values"):
+        read_csv(tmp_path / "d.csv", "label", None, ",", dropna=dropna)
