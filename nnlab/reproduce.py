@@ -41,8 +41,9 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
     data_changed = _data_change(cfg, receipt)
     if cfg.data.source == "csv" and not Path(cfg.data.path).is_file():
         raise DataError(f"{cfg.data.path}: the run's data file is gone; restore it to reproduce {run_dir}")
-    differences = [f"{name} {receipt['versions'].get(name)} then, {now} now"
-                   for name, now in versions().items() if receipt.get("versions", {}).get(name) != now]
+    then = receipt.get("versions") or {}
+    differences = [f"{name} {then.get(name)} then, {now} now" for name, now in versions().items()
+                   if then.get(name) != now]
 
     splits = load_data(cfg)
     setup = prepare(cfg, splits)

@@ -81,3 +81,23 @@ def test_reproduce_needs_a_receipt_and_a_finished_run(cli, tmp_path):
     assert "only finished runs" in cli("reproduce", run_dir, code=4).stderr
     (run_dir / "receipt.json").unlink()
     assert "no receipt" in cli("reproduce", run_dir, code=4).stderr
+
+
+def test_a_force_resume_updates_the_receipt_so_reproduce_matches(cli, tmp_path):
+    config = write_config(tmp_path, "data: {source: linear, n_samples: 200}\nmodel: {kind: linear}\n"
+                                    "train: {epochs: 3, batch_size: 32}\n")
+    run_dir = tmp_path / "run"
+    cli("train", config, "--run-dir", run_dir, "--quiet", "--no-plots")
+    cli("train", "--resume", run_dir, "train.epochs=6", "--force", "--quiet", "--no-plots")
+    receipt = json.loads((run_dir / "receipt.json").read_text())
+    assert receipt["config"]["train"]["epochs"] == 6 and receipt["overrides"] == ["train.epochs=6"]
+    assert "every number is identical" in cli("reproduce", run_dir).stdout
+
+
+def test_reproduce_reports_a_receipt_without_versions_instead_of_crashing(cli):
+    run_dir = Path(cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")["run_dir"])
+    receipt = json.loads((run_dir / "receipt.json").read_text())
+    del receipt["versions"]
+    (run_dir / "receipt.json").write_text(json.dumps(receipt))
+    out = json.loads(cli("reproduce", run_dir, "--json", code=None).stdout)
+    assert any(d.startswith("torch None then") for d in out["conditions_differ"])

@@ -4,11 +4,23 @@ import sys
 from pathlib import Path
 
 
-def save_receipt(run_dir: Path, cfg, setup, overrides: list[str]) -> None:
-    """receipt.json, written before training so interrupted runs have one too."""
-    from nnlab import receipt
+def save_receipt(run_dir: Path, cfg, setup, overrides: list[str], resumed: bool = False) -> None:
+    """receipt.json, written before training so interrupted runs have one too.
 
-    receipt.save_receipt(run_dir, receipt.make_receipt(cfg, setup.device, setup.threads, overrides))
+    A resumed run's receipt describes the config it now trains with (a --force resume may change it),
+    keeps the original creation time, and lists the first run's overrides before the resume's.
+    """
+    from nnlab import receipt
+    from nnlab.errors import CheckpointError
+
+    new = receipt.make_receipt(cfg, setup.device, setup.threads, overrides)
+    if resumed:
+        try:
+            old = receipt.load_receipt(run_dir)
+            new.update(created=old.get("created", new["created"]), overrides=[*old.get("overrides", []), *overrides])
+        except CheckpointError:  # a run from before receipts: start one now
+            pass
+    receipt.save_receipt(run_dir, new)
 
 
 def add_baseline(summary: dict, cfg, splits, setup, always: bool):

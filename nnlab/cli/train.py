@@ -71,10 +71,10 @@ def train(
     data_sha, start = resuming.data_fingerprint(splits), None
     if resume is not None:
         start = resuming.continue_run(run, cfg, setup, data_sha, force)
-        run_dir = run.path  # its receipt stays the one of the original run
+        run_dir = run.path
     else:
         run_dir = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(out, cfg.name)
-        outputs.save_receipt(run_dir, cfg, setup, all_overrides)
+    outputs.save_receipt(run_dir, cfg, setup, all_overrides, resumed=resume is not None)
     runs.save_config(run_dir, cfg)
 
     console = stdout()
