@@ -7,12 +7,9 @@
       g00-seed0/ ...              a normal run directory each (`nnlab eval` opens it)
 """
 
-import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
-
-import yaml
 
 from nnlab import aggregate, runs
 from nnlab.sweep import Group, Trial, TrialResult, train_group
@@ -60,17 +57,17 @@ def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], r
                    for t, r, d in zip(trials, results, run_dirs) if r.error]}
     runs.write_atomic(Path(parent) / "points.csv", aggregate.points_csv(points))
     runs.write_atomic(Path(parent) / "runs.csv", aggregate.runs_csv(trials, results, run_dirs, task))
-    runs.write_atomic(Path(parent) / runs.SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    runs.save_summary(parent, summary)
     return summary
 
 
 def _save_one(run_dir: Path, trial: Trial, splits, result: TrialResult, path: str) -> None:
     cfg = trial.cfg
     if result.status != "finished":  # no checkpoint: its weights are NaN; eval says so
-        runs.write_atomic(run_dir / runs.CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
-        summary = {"run_dir": str(run_dir), "name": cfg.name, "seed": cfg.seed, "status": result.status,
-                   "path": path, **({"error": result.error} if result.error else {})}
-        runs.write_atomic(run_dir / runs.SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+        runs.save_config(run_dir, cfg)
+        runs.save_summary(run_dir, {"run_dir": str(run_dir), "name": cfg.name, "seed": cfg.seed,
+                                    "status": result.status, "path": path,
+                                    **({"error": result.error} if result.error else {})})
         return
     fit = SimpleNamespace(history=result.history, steps=result.steps, seconds=result.seconds)
     outcome = SimpleNamespace(metrics=result.metrics, extras=result.extras)

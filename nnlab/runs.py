@@ -110,8 +110,13 @@ def save_progress(run_dir: Path, history: list[dict], payload: dict | None, summ
         save_checkpoint(run_dir, payload)
     with _saving(run_dir):
         write_atomic(run_dir / METRICS, _csv_bytes(history))
-        if summary is not None:
-            write_atomic(run_dir / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+    if summary is not None:
+        save_summary(run_dir, summary)
+
+
+def save_summary(run_dir: Path, summary: dict) -> None:
+    with _saving(run_dir):
+        write_atomic(Path(run_dir) / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def save_run(run_dir: Path, cfg: RunConfig, history: list[dict], payload: dict, summary: dict) -> None:

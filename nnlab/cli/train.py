@@ -102,7 +102,7 @@ def train(
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
         summary = runs.summary(run_dir, cfg, result, outcome, setup)
         compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
-        runs.save_run(run_dir, cfg, result.history, payload(result.state, finished=True), summary)
+        runs.save_progress(run_dir, result.history, payload(result.state, finished=True), summary)  # config: above
     written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
     if mode in ("json", "jsonl"):
         print_json(summary)
