@@ -33,7 +33,8 @@ def failed_to_learn(result, task: str) -> bool:
 def flat_metrics(result) -> dict:
     """{'test_accuracy': ..., 'train_loss': ...}: one run's numbers under flat names."""
     row = {f"{split}_{name}": value for split, m in result.metrics.items() for name, value in m.items()}
-    row["train_loss"] = result.history[-1]["train_loss"] if result.history else math.nan
+    finished = result.status == "finished" and result.history  # a diverged run's last loss is no result
+    row["train_loss"] = result.history[-1]["train_loss"] if finished else math.nan
     return row
 
 

@@ -61,7 +61,7 @@ def run_groups(client, trials: list[Trial], splits: list, groups: list[Group],
                on_progress: Callable | None = None, on_group: Callable | None = None):
     """multirun.run_groups on the cluster: (results in trial order, None where interrupted; seconds; interrupted)."""
     tasks, covered = group_tasks(trials, splits, groups)
-    blobs = {t.data: Blob.read(t.data) for t in tasks if t.data is not None}
+    blobs = {path: Blob.read(path) for path in {t.data for t in tasks} - {None}}  # read and hash each file once
     group_of = {t.key: group for t, group in zip(tasks, covered)}
 
     def finished(task, result):

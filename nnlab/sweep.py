@@ -174,14 +174,14 @@ def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool) -> list[Tr
 def _train_alone(cfg: RunConfig, splits) -> TrialResult:
     """Exactly `nnlab train`: prepare() and fit()."""
     from nnlab.errors import DivergedError
-    from nnlab.train import Fit, fit, prepare
+    from nnlab.train import fit, prepare
 
     setup = prepare(cfg, splits)
     try:
         result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train,
                      log_every=cfg.log_every, task=cfg.task, seed=cfg.seed)
-    except DivergedError:
-        return _scored(cfg, splits, setup.model.cpu(), Fit([], 0, 0.0), "diverged", setup.threads, setup.device)
+    except DivergedError as e:  # keep what was logged before, as the stacked path does
+        return _scored(cfg, splits, setup.model.cpu(), e.result, "diverged", setup.threads, setup.device)
     return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device)
 
 

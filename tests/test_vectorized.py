@@ -79,3 +79,18 @@ def test_a_diverging_model_does_not_disturb_the_others():
     assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "diverged"]
     for s_w, a_w in zip(weights(stacked[0]).values(), weights(alone[0]).values()):
         torch.testing.assert_close(s_w, a_w, rtol=1e-6, atol=1e-6)
+
+
+def test_a_diverged_run_reports_the_same_on_both_paths_and_stays_out_of_the_means():
+    import math
+
+    from nnlab.aggregate import flat_metrics
+
+    cfgs = [load_config(ROOT / "configs" / "linear_regression.yaml",
+                        ["train.epochs=60", "train.log_every=1", "seed=0", f"optimizer.lr={lr}"]) for lr in (0.03, 1.0)]
+    stacked, alone = both_paths(cfgs)
+    assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "diverged"]
+    for results in (stacked, alone):
+        assert math.isfinite(flat_metrics(results[0])["train_loss"])
+        assert math.isnan(flat_metrics(results[1])["train_loss"])  # not the last huge loss logged before NaN
+    assert len(alone[1].history) == len(stacked[1].history) > 0  # both keep the rows logged before
