@@ -116,11 +116,8 @@ def open_run(run_dir: Path):
     from nnlab.runs import load_run
     from nnlab.safefile import remove_stale_temporaries
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"{run_dir}: no such run directory")
-    remove_stale_temporaries(run_dir)
-    run = load_run(run_dir)
+    run = load_run(run_dir)  # a missing folder is a UsageError there
+    remove_stale_temporaries(run.path)
     if not isinstance(run.checkpoint.get("train_state"), dict):
         raise CheckpointError(f"{run_dir / 'checkpoint.pt'}: holds no training state to resume from")
     return run
@@ -132,6 +129,8 @@ def config_for(run, config: Path | None, overrides: list[str]) -> RunConfig:
 
     if config is not None:
         return load_config(config, overrides)
+    if not overrides:
+        return run.cfg  # load_run validated it
     where = str(run.path / "config.yaml")
     return validate(apply_overrides(run.checkpoint["config"], overrides, where), where)
 
@@ -157,10 +156,9 @@ def continue_run(run, cfg: RunConfig, setup, data_sha: str, force: bool) -> Loop
     return loop
 
 
-def restore(checkpoint: dict, optimizer, device) -> LoopState:
-    """Load the optimizer and RNG states saved in a checkpoint; return the loop position to continue from."""
+def restore(checkpoint: dict, optimizer, device) -> None:
+    """Load the optimizer and RNG states saved in a checkpoint."""
     state = checkpoint["train_state"]
     if state["optimizer_kind"] == _kind(optimizer):
         optimizer.load_state_dict(state["optimizer"])  # a --force change of optimizer starts it fresh
     restore_rng(state["rng"], device)
-    return LoopState.from_dict(state["loop"])
