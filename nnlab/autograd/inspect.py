@@ -39,21 +39,15 @@ class Inspection:
 def inspect_model(cfg: RunConfig, splits, batch_rows: int = 8, max_entries: int = 64,
                   accumulate: int | None = None, parameter: str | None = None) -> Inspection:
     """Build the config's model as train would (same seed), then look at it on the first rows of the train split."""
-    import torch
-
-    from nnlab.device import resolve_device, seed_everything, set_threads
-    from nnlab.train import make_loss
+    from nnlab.train import prepare
 
     if batch_rows < 1 or max_entries < 1:
         raise ConfigError("--batch and --entries must be at least 1")
     if accumulate is not None and not 1 <= accumulate <= MAX_ACCUMULATE:
         raise ConfigError(f"--accumulate: {accumulate} is out of range; use 1 to {MAX_ACCUMULATE}")
-    device = resolve_device(cfg.device)
-    set_threads(cfg.threads or 1)
-    seed_everything(cfg.seed)
-    model = cfg.model.build(splits.n_features, splits.n_outputs).to(device)
-    loss_fn = make_loss(cfg.loss).to(device)
-    X, y = (torch.from_numpy(a).to(device) for a in (splits.X_train, splits.y_train))
+    setup = prepare(cfg, splits)  # device, threads, seed and model exactly as `nnlab train` has them
+    model, loss_fn = setup.model, setup.loss_fn
+    X, y = setup.tensors[:2]
 
     configured = min(cfg.train.batch_size or len(X), len(X))
     layers = layer_rows(model, X[:configured])
