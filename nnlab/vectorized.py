@@ -149,6 +149,8 @@ def fit_stacked(stack: Stacked, loss_fn: nn.Module, optimizer, tensors: tuple, c
     params = list(stack.params.values())
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
+    check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
+    unchecked = []  # epoch losses (K,) not yet checked for finiteness
     steps, start = 0, time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         if batch_size == n:
@@ -165,11 +167,16 @@ def fit_stacked(stack: Stacked, loss_fn: nn.Module, optimizer, tensors: tuple, c
             epoch_loss += losses.detach()
             n_batches += 1
         steps += n_batches
-        finite = torch.isfinite(epoch_loss).tolist()
-        for k in range(K):
-            if not finite[k] and diverged_at[k] is None:
-                diverged_at[k] = epoch
-        if epoch % log_every == 0 or epoch == cfg.epochs:
+        unchecked.append(epoch_loss)
+        logged = epoch % log_every == 0 or epoch == cfg.epochs
+        if logged or epoch % check_every == 0:
+            finite = torch.isfinite(torch.stack(unchecked)).tolist()  # (epochs since the last check, K)
+            for checked_epoch, row in enumerate(finite, start=epoch - len(finite) + 1):
+                for k, ok in enumerate(row):
+                    if not ok and diverged_at[k] is None:
+                        diverged_at[k] = checked_epoch
+            unchecked.clear()
+        if logged:
             train_loss = (epoch_loss / n_batches).tolist()
             tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task)
             seconds = round(time.perf_counter() - start, 4)
