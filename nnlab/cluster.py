@@ -17,10 +17,9 @@ from nnlab.sweep import Group, Trial, TrialResult, train_group
 
 def resolve_threads(cfg: RunConfig, splits) -> int:
     """The thread count a local run of `cfg` picks here: workers use it, so sums run in the same order."""
-    from nnlab.device import choose_threads
+    from nnlab.device import threads_for
 
-    n_params = sum(p.numel() for p in cfg.model.build(splits.n_features, splits.n_outputs).parameters())
-    return choose_threads(cfg.threads, n_params, cfg.train.batch_size or len(splits.X_train))
+    return threads_for(cfg, cfg.model.build(splits.n_features, splits.n_outputs), len(splits.X_train))
 
 
 def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple[list[Task], list[Group]]:

@@ -35,6 +35,12 @@ def choose_threads(requested: int | None, n_params: int, batch_rows: int) -> int
     return max(1, min(os.cpu_count() or 1, 4, macs // _MACS_PER_THREAD))
 
 
+def threads_for(cfg, model, n_train_rows: int) -> int:
+    """choose_threads() for a config's model: its parameter count and the rows of one step."""
+    n_params = sum(p.numel() for p in model.parameters())
+    return choose_threads(cfg.threads, n_params, cfg.train.batch_size or n_train_rows)
+
+
 def set_threads(n: int) -> None:
     import torch
 

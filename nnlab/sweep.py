@@ -188,7 +188,7 @@ def _train_alone(cfg: RunConfig, splits) -> TrialResult:
 def _train_stacked(cfgs: list[RunConfig], splits: list) -> list[TrialResult]:
     import torch
 
-    from nnlab.device import choose_threads, resolve_device, seed_everything, set_threads
+    from nnlab.device import resolve_device, seed_everything, set_threads, threads_for
     from nnlab.train import make_loss
     from nnlab.vectorized import Stacked, fit_stacked, make_stacked_optimizer
 
@@ -198,8 +198,7 @@ def _train_stacked(cfgs: list[RunConfig], splits: list) -> list[TrialResult]:
     for c, s in zip(cfgs, splits):
         seed_everything(c.seed)  # as prepare() does: model k starts from its seed's weights
         modules.append(c.model.build(s.n_features, s.n_outputs))
-    n_params = sum(p.numel() for p in modules[0].parameters())
-    threads = choose_threads(cfg.threads, n_params, cfg.train.batch_size or len(splits[0].X_train))
+    threads = threads_for(cfg, modules[0], len(splits[0].X_train))
     set_threads(threads)
     stack = Stacked(modules, device)
     optimizer = make_stacked_optimizer(list(stack.params.values()), [c.optimizer for c in cfgs])

@@ -199,13 +199,12 @@ class Setup:
 
 def prepare(cfg: RunConfig, splits) -> Setup:
     """Seed, pick device and threads, build the model and optimizer, move the data."""
-    from nnlab.device import choose_threads, resolve_device, seed_everything, set_threads
+    from nnlab.device import resolve_device, seed_everything, set_threads, threads_for
 
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     model = cfg.model.build(splits.n_features, splits.n_outputs).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
-    threads = choose_threads(cfg.threads, n_params, cfg.train.batch_size or len(splits.X_train))
+    threads = threads_for(cfg, model, len(splits.X_train))
     set_threads(threads)
     optimizer = make_optimizer(model.parameters(), cfg.optimizer)
     return Setup(model, make_loss(cfg.loss).to(device), optimizer, splits.tensors(device), device, threads)
