@@ -42,12 +42,12 @@ def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple
 
 def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads: int) -> list[TrialResult]:
     """On a worker: the group's splits from the local copy of the data, then train_group."""
-    from nnlab.data import load_data
+    from nnlab.data import load_many
 
     local = [{**d, "threads": threads} for d in cfg_dicts]
     if data_path is not None:  # the client's path means nothing here
         local = [{**d, "data": {**d["data"], "path": str(data_path)}} for d in local]
-    splits = [load_data(validate(d, "sweep")) for d in local]
+    splits = load_many([validate(d, "sweep") for d in local])
     return train_group(local, splits, vectorize)
 
 

@@ -93,6 +93,21 @@ def load_data(cfg: RunConfig, prep: Preprocessing | None = None) -> Splits:
                   prep, n_outputs, truth)
 
 
+def load_many(cfgs: list[RunConfig]) -> list[Splits]:
+    """load_data() for each config, read once per distinct (data, seed, loss, model kind): a sweep's grid
+    points share their seeds' splits. The Splits are shared, so callers must not change them."""
+    import json
+
+    def key(cfg: RunConfig) -> tuple:  # everything load_data reads from a config
+        return json.dumps(cfg.data.model_dump(mode="json"), sort_keys=True), cfg.seed, cfg.loss, cfg.model.kind
+
+    loaded = {}
+    for cfg in cfgs:
+        if key(cfg) not in loaded:
+            loaded[key(cfg)] = load_data(cfg)
+    return [loaded[key(cfg)] for cfg in cfgs]
+
+
 def load_labelled_csv(path: Path, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
                       target: str) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) from another CSV with a trained run's columns, preprocessed as that run was."""

@@ -161,3 +161,19 @@ def test_a_short_row_is_ragged_even_with_dropna(tmp_path, dropna):
     (tmp_path / "d.csv").write_text("a,b,label\n1,2,x\n2,3\n3,4,y\n")
     with pytest.raises(DataError, match="ragged row: line 3 has 2 values"):
         read_csv(tmp_path / "d.csv", "label", None, ",", dropna=dropna)
+
+
+def test_load_many_reads_once_per_data_and_seed_and_matches_load_data(tmp_path, monkeypatch):
+    import nnlab.csvdata
+    from nnlab.data import load_many
+
+    calls = []
+    real = nnlab.csvdata.read_csv
+    monkeypatch.setattr(nnlab.csvdata, "read_csv", lambda *a, **k: calls.append(a) or real(*a, **k))
+    cfgs = [wine_cfg(tmp_path, f"seed={seed}", f"optimizer.lr={lr}") for lr in (0.01, 0.1) for seed in (1, 2)]
+    loaded = load_many(cfgs)
+    assert len(calls) == 2  # two seeds, two splits; the grid points share them
+    assert loaded[0] is loaded[2] and loaded[0] is not loaded[1]
+    for cfg, splits in zip(cfgs, loaded):
+        alone = load_data(cfg)
+        assert np.array_equal(splits.X_train, alone.X_train) and np.array_equal(splits.y_test, alone.y_test)

@@ -47,11 +47,11 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
                workers: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
     from nnlab import multirun, runs
-    from nnlab.data import load_data
+    from nnlab.data import load_many
     from nnlab.sweep import expand, plan
 
     trials = expand(config, overrides, grid, seeds)
-    splits = [load_data(t.cfg) for t in trials]
+    splits = load_many([t.cfg for t in trials])
     groups = plan(trials, splits, vectorize=vectorize)
     talk = not (json_out or quiet)
     progress = stderr()
