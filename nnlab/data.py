@@ -78,14 +78,16 @@ def load_data(cfg: RunConfig, prep: Preprocessing | None = None) -> Splits:
     """Read or generate the data, split it, and fit preprocessing on train (or apply `prep`)."""
     X, y, feature_names, target_name, truth = _read_source(cfg)
     classification = cfg.task == "classification"
-    if classification:
-        y = _check_labels(y, cfg, target_name)
-    train_idx, test_idx = split_indices(y if classification else None, len(X), cfg.data.test_size, cfg.seed)
+    classes = codes = None
+    if classification:  # one pass over the labels: the sorted classes and each row's class
+        y, classes, codes = _check_labels(y, cfg, target_name)
+    train_idx, test_idx = split_indices(codes, len(X), cfg.data.test_size, cfg.seed)
     if prep is None:
-        prep = fit_preprocessing(X[train_idx], y if classification else None, cfg.data.standardize)
+        prep = fit_preprocessing(X[train_idx], None, cfg.data.standardize)
+        prep.classes = classes
     X = prep.transform(X)
     if classification:
-        y = prep.encode(y, _where(cfg))
+        y = codes if prep.classes == classes else prep.encode(y, _where(cfg))
         if cfg.loss == "bce":
             y = y.astype(np.float32)[:, None]  # (N, 1) of 0.0 / 1.0: the second class is positive
     n_outputs = (len(prep.classes) if cfg.loss == "cross_entropy" else 1) if classification else y.shape[1]
@@ -142,7 +144,7 @@ def fit_preprocessing(X_train: np.ndarray, labels: np.ndarray | None, standardiz
 
 
 def split_indices(labels: np.ndarray | None, n: int, test_size: float, seed: int):
-    """Sorted train and test row indices; stratified by `labels` when given."""
+    """Sorted train and test row indices; stratified by `labels` (or their class indices) when given."""
     rng = np.random.default_rng([seed, 1])
     if test_size == 0:
         return np.arange(n), np.arange(0)
@@ -171,7 +173,8 @@ def _allocate(total: int, sizes: list[int]) -> list[int]:
     return [min(q, s - 1) if s > 1 else q for q, s in zip(quota, sizes)]
 
 
-def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> np.ndarray:
+def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> tuple[np.ndarray, list, np.ndarray]:
+    """(labels, their sorted distinct classes, each row's class index): checked to make a classifier."""
     where = _where(cfg)
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
@@ -179,7 +182,10 @@ def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> np.ndarray
                             "for regression set loss: mse")
         y = y.astype(np.int64)
     y = y.reshape(-1)
-    classes = _unique_inverse(y)[0]
+    distinct, inverse = _unique_inverse(y)
+    classes = sorted(distinct, key=_label_order)
+    position = {label: i for i, label in enumerate(classes)}
+    codes = np.array([position[label] for label in distinct], dtype=np.int64)[inverse]
     if len(classes) < 2:
         raise DataError(f"{where}: target '{target_name}' has a single class ({classes[0]!r}); "
                         "a classifier needs at least two")
@@ -194,7 +200,7 @@ def _check_labels(y: np.ndarray, cfg: RunConfig, target_name: str) -> np.ndarray
     if n_test is not None and n_test < len(classes):
         raise DataError(f"{where}: data.test_size {cfg.data.test_size} gives {n_test} test rows for "
                         f"{len(classes)} classes; raise test_size so every class is held out")
-    return y
+    return y, classes, codes
 
 
 def _unique_inverse(labels: np.ndarray) -> tuple[list, np.ndarray]:
