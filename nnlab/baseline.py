@@ -52,7 +52,7 @@ def loss_value(name: str, scores: np.ndarray, y: np.ndarray) -> float:
 
 def _numbers(cfg, scores, y, classes) -> dict:
     if cfg.task == "classification":
-        metrics, _ = classification_metrics(scores, y, classes)
+        metrics, _ = classification_metrics(scores, y, classes, with_report=False)  # the table shows no report
     else:
         metrics = regression_metrics(scores, y)
     return {"loss": loss_value(cfg.loss, scores, y), **metrics}
