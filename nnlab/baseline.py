@@ -87,6 +87,16 @@ def _fit(cfg, splits):
     return method, note, lambda Xn: _scores(cfg, estimator, Xn.astype(np.float64)), None
 
 
+def least_squares_curve(cfg, compared: dict | None, X: np.ndarray) -> np.ndarray | None:
+    """The closed-form fit's predictions (N,) at X, from compare()'s output; None without one (or with
+    several outputs)."""
+    parameters = (compared or {}).get("parameters") or {}
+    coef = next(iter(parameters.values()), None)
+    if coef is None or isinstance(coef[0], list):
+        return None
+    return _design(cfg, X.astype(np.float64)) @ np.asarray(coef)
+
+
 def _design(cfg, X: np.ndarray) -> np.ndarray:
     """Columns the closed form fits: [1, x, x², ...] for a polynomial, [1, x1, x2, ...] for an affine map."""
     if cfg.model.kind == "polynomial":

@@ -15,6 +15,7 @@ LOSS_NAMES = {"mse": "mean squared error", "sse": "sum of squared errors", "bce"
 
 def save_run_plots(run_dir: Path, cfg, history: list[dict], model, splits, device, baseline: dict | None) -> list[Path]:
     """Every plot that fits this run: loss.png always, fit.png or confusion.png when they apply."""
+    from nnlab.baseline import least_squares_curve
     from nnlab.metrics import predict_scores, predicted_classes
 
     run_dir = Path(run_dir)
@@ -24,13 +25,7 @@ def save_run_plots(run_dir: Path, cfg, history: list[dict], model, splits, devic
         unscale = _unscaler(splits.prep)
         x_all = np.concatenate([splits.X_train[:, 0], splits.X_test[:, 0]])
         grid = np.linspace(x_all.min(), x_all.max(), 400, dtype=np.float32)[:, None]  # in the model's units
-        ls = None
-        if baseline and "coefficients" in baseline.get("parameters", {}):
-            ls = (grid.astype(np.float64) ** np.arange(len(baseline["parameters"]["coefficients"]))) @ \
-                np.asarray(baseline["parameters"]["coefficients"])
-        elif baseline and "intercept_and_weights" in baseline.get("parameters", {}):
-            b, w = baseline["parameters"]["intercept_and_weights"]
-            ls = b + w * grid[:, 0].astype(np.float64)
+        ls = least_squares_curve(cfg, baseline, grid)
         labels = {"x": splits.feature_names[0], "y": splits.target_name,
                   "title": f"{cfg.name}: {cfg.model.kind} fit" + (f", degree {cfg.model.degree}"
                                                                   if cfg.model.kind == "polynomial" else "")}
