@@ -182,7 +182,7 @@ def _train_alone(cfg: RunConfig, splits) -> TrialResult:
                      log_every=cfg.log_every, task=cfg.task, seed=cfg.seed)
     except DivergedError as e:  # keep what was logged before, as the stacked path does
         return _scored(cfg, splits, setup.model.cpu(), e.result, "diverged", setup.threads, setup.device)
-    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device)
+    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors)
 
 
 def _train_stacked(cfgs: list[RunConfig], splits: list) -> list[TrialResult]:
@@ -211,18 +211,19 @@ def _train_stacked(cfgs: list[RunConfig], splits: list) -> list[TrialResult]:
     result = fit_stacked(stack, make_loss(cfg.loss).to(device), optimizer, tensors, cfg.train,
                          log_every=cfg.log_every, task=cfg.task, seeds=[c.seed for c in cfgs])
     return [_scored(c, s, stack.module(k).to(device), fit, "diverged" if result.diverged_at[k] else "finished",
-                    threads, device)
+                    threads, device, tuple(t[k] for t in tensors))
             for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
 
 
-def _scored(cfg: RunConfig, splits, model, fit, status: str, threads: int, device) -> TrialResult:
-    """Final metrics, computed as train computes them (nothing for a diverged model)."""
+def _scored(cfg: RunConfig, splits, model, fit, status: str, threads: int, device, tensors=None) -> TrialResult:
+    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors`: the
+    splits already on the device."""
     from nnlab.metrics import assess_splits
 
     if status == "diverged":
         metrics, extras = {"train": {}, "test": {}}, {}
     else:
-        outcome = assess_splits(model, cfg, splits, splits.tensors(device), with_reports=False)  # not shown
+        outcome = assess_splits(model, cfg, splits, tensors, with_reports=False)  # reports: never shown
         metrics, extras = outcome.metrics, outcome.extras
     baseline = None
     if cfg.task == "classification":
