@@ -62,17 +62,15 @@ def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], r
 
 
 def _save_one(run_dir: Path, trial: Trial, splits, result: TrialResult, path: str) -> None:
-    cfg = trial.cfg
-    if result.status != "finished":  # no checkpoint: its weights are NaN; eval says so
-        runs.save_config(run_dir, cfg)
-        runs.save_summary(run_dir, {"run_dir": str(run_dir), "name": cfg.name, "seed": cfg.seed,
-                                    "status": result.status, "path": path,
-                                    **({"error": result.error} if result.error else {})})
-        return
+    """An ordinary run directory, as `nnlab train` leaves it; a run that did not finish gets no checkpoint
+    (its weights are NaN, or there are none) and no final metrics."""
+    cfg, finished = trial.cfg, result.status == "finished"
     fit = SimpleNamespace(history=result.history, steps=result.steps, seconds=result.seconds)
-    outcome = SimpleNamespace(metrics=result.metrics, extras=result.extras)
+    outcome = SimpleNamespace(metrics=result.metrics, extras=result.extras) if finished else None
     where = SimpleNamespace(device=result.device, threads=result.threads)
-    summary = {**runs.summary(run_dir, cfg, fit, outcome, where), "status": result.status, "path": path}
+    summary = {**runs.summary(run_dir, cfg, fit, outcome, where, result.status), "path": path,
+               **({"error": result.error} if result.error else {})}
     payload = runs.checkpoint_payload(result.model, cfg, splits.prep, splits.feature_names, splits.target_name,
-                                      splits.n_outputs, result.threads)
-    runs.save_run(run_dir, cfg, result.history, payload, summary)
+                                      splits.n_outputs, result.threads) if finished else None
+    runs.save_config(run_dir, cfg)
+    runs.save_progress(run_dir, result.history, payload, summary)
