@@ -40,6 +40,7 @@ class Interrupted(NnlabError):
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)
+        self.signum = signum
         self.exit_code = 128 + signum
 
 

@@ -159,7 +159,7 @@ def _stopped(error, run_dir, cfg, setup, payload):
                        runs.summary(run_dir, cfg, result, None, setup, status))
     if interrupted:
         return Interrupted(f"interrupted by {error}; saved in {run_dir}; resume with: nnlab train --resume {run_dir}",
-                           error.exit_code - 128)
+                           error.signum)
     kept = "the last good checkpoint is kept in" if (run_dir / runs.CHECKPOINT).exists() else "no checkpoint yet in"
     return DivergedError(f"{error}\n{kept} {run_dir}; metrics so far are in {run_dir / runs.METRICS}")
 
