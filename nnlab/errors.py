@@ -1,4 +1,7 @@
-"""Typed errors: library code raises these; only the CLI prints them and picks the exit code."""
+"""Typed errors: library code raises these; only the CLI prints them and exits with the code each one carries.
+
+EXIT_CODES below is the one table of nnlab's exit codes (the README's table lists the same codes).
+"""
 
 
 class NnlabError(Exception):
@@ -35,6 +38,12 @@ class DivergedError(NnlabError):
     exit_code = 5
 
 
+class CheckFailed(NnlabError):
+    """A check the command exists to run failed: inspect's gradient check, reproduce's numbers."""
+
+    exit_code = 6
+
+
 class Interrupted(NnlabError):
     """Training stopped on SIGINT or SIGTERM; the exit code is the shell's 128 + signal number."""
 
@@ -42,6 +51,22 @@ class Interrupted(NnlabError):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+CLOSED_STDOUT = 141  # the reader of stdout left (`| head`): the shell's 128 + SIGPIPE
+
+EXIT_CODES = {
+    0: "success",
+    NnlabError.exit_code: "internal error (a bug: please report it)",
+    ConfigError.exit_code: "usage or config error",
+    DataError.exit_code: "data error",
+    CheckpointError.exit_code: "checkpoint error, or a disk that refuses a save",
+    DivergedError.exit_code: "training diverged",
+    CheckFailed.exit_code: "a check the command exists to run failed",
+    128 + 2: "interrupted by SIGINT (Ctrl-C)",
+    CLOSED_STDOUT: "stdout was closed by its reader",
+    128 + 15: "terminated by SIGTERM",
+}
 
 
 def did_you_mean(word: str, options) -> str:

@@ -39,7 +39,7 @@ class Inspection:
 def inspect_model(cfg: RunConfig, splits, batch_rows: int = 8, max_entries: int = 64,
                   accumulate: int | None = None, parameter: str | None = None) -> Inspection:
     """Build the config's model as train would (same seed), then look at it on the first rows of the train split."""
-    from nnlab.train import prepare
+    from nnlab.training.setup import prepare
 
     if batch_rows < 1 or max_entries < 1:
         raise ConfigError("--batch and --entries must be at least 1")

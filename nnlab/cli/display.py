@@ -1,7 +1,5 @@
-"""What `nnlab train` shows while fit() runs: loss-table rows, a progress bar, JSONL events, TensorBoard.
-
-All of it hangs on fit()'s one hook, `on_epoch_end(epoch, row_or_None)`.
-"""
+"""What `nnlab train` shows: the model before, loss-table rows, a progress bar, JSONL events and TensorBoard
+scalars while fit() runs (all on fit()'s one hook, `on_epoch_end(epoch, row_or_None)`), and the report after."""
 
 import os
 import sys
@@ -33,15 +31,26 @@ def require_tensorboard() -> None:
                          "install it with pip install 'nnlab[tensorboard]', or drop --tensorboard")
 
 
-class EpochDisplay:
-    """A context manager whose `on_epoch_end` feeds every view the mode asks for."""
+class TrainingView:
+    """A context manager around fit(): `on_epoch_end` feeds every view the mode asks for; `report` closes."""
 
-    def __init__(self, mode: str, console, table, epochs: int, tensorboard_dir=None):
-        self.mode, self.console, self.table, self.epochs = mode, console, table, epochs
-        self.tensorboard_dir, self.writer, self.progress, self.task = tensorboard_dir, None, None, None
+    def __init__(self, mode: str, console, run, setup, tensorboard: bool = False):
+        from nnlab.views.report import LossTable
+
+        self.mode, self.console, self.run, self.setup = mode, console, run, setup
+        self.epochs = run.cfg.train.epochs
+        self.table = LossTable(run.cfg.task, has_test=len(run.splits.X_test) > 0, epochs=self.epochs)
+        self.tensorboard_dir = run.path / "tensorboard" if tensorboard else None
+        self.writer, self.progress, self.task = None, None, None
 
     def __enter__(self):
         if self.mode == "normal":
+            from nnlab.views.report import run_header
+
+            run, setup = self.run, self.setup
+            self.console.print(run_header(run.cfg, run.splits, setup.model, setup.device, setup.threads))
+            resumed = f" (resumed at epoch {run.start_at.epoch})" if run.start_at else ""
+            self.console.print(f"run directory: {run.path}{resumed}")
             self.console.print(self.table.header())
             if stderr_is_interactive():
                 self._start_progress()
@@ -83,3 +92,25 @@ class EpochDisplay:
         if self.writer is not None:
             self.writer.close()
         return False
+
+    def report(self, summary: dict, history: list[dict], outcome, baseline: dict | None, plots: list) -> None:
+        """After training: the --json object, or the final report (and, in the default mode, the epilogue)."""
+        if self.mode in ("json", "jsonl"):
+            print_json(summary)
+            return
+        from nnlab.views.report import baseline_table, results
+
+        console = self.console
+        console.print(results(self.run.cfg, outcome))
+        if baseline:
+            console.print(baseline_table(self.run.cfg, baseline))
+        if self.mode == "normal":
+            if sys.stdout.isatty():
+                from nnlab.views.sparkline import loss_curves
+
+                curves = loss_curves(history)
+                if curves.plain:
+                    console.print(curves)
+            if plots:
+                console.print(f"plots: {', '.join(p.name for p in plots)}")
+            console.print(f"saved {self.run.path}")

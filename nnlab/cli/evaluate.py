@@ -19,12 +19,12 @@ def eval_(
 
     Example: nnlab eval runs/wine-mlp-20260101-120000 --split train
     """
-    from nnlab import report
     from nnlab.data import load_data, load_labelled_csv
-    from nnlab.device import resolve_device, set_threads
     from nnlab.errors import UsageError
-    from nnlab.metrics import assess
-    from nnlab.runs import load_run
+    from nnlab.rundir.store import load_run
+    from nnlab.scoring.metrics import assess
+    from nnlab.training.device import resolve_device, set_threads
+    from nnlab.views import report
 
     if split not in ("test", "train"):
         raise UsageError(f"--split: '{split}' is not a split; use test or train")

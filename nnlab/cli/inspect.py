@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, fail, print_json, stdout
-from nnlab.cli.train import CONFIG, OVERRIDES
+from nnlab.cli.main import command, print_json, stdout
+from nnlab.cli.options import CONFIG, OVERRIDES
 
 
 @command
@@ -40,7 +40,9 @@ def inspect(
 
         stdout().print(inspect_report(cfg, inspection, gradcheck.TOLERANCE))
     if not inspection.passed:
+        from nnlab.errors import CheckFailed
+
         failed = ", ".join(f"{r['parameter']} ({r['max_rel_error']:.2e})" for r in inspection.gradcheck
                            if not r["passed"])
-        fail(f"{config}: gradient check failed for {failed}: autograd's gradients disagree with finite "
-             f"differences (tolerance {gradcheck.TOLERANCE:g}); check the model's backward", 6)
+        raise CheckFailed(f"{config}: gradient check failed for {failed}: autograd's gradients disagree with finite "
+                          f"differences (tolerance {gradcheck.TOLERANCE:g}); check the model's backward")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from nnlab import __version__
-from nnlab.errors import NnlabError
+from nnlab.errors import CLOSED_STDOUT, NnlabError
 
 app = typer.Typer(
     name="nnlab",
@@ -81,7 +81,7 @@ def command(func=None, *, name: str | None = None):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at Python's flush
             except (OSError, ValueError):  # stdout is not a file descriptor (tests, embedding)
                 pass
-            raise typer.Exit(141) from None
+            raise typer.Exit(CLOSED_STDOUT) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks

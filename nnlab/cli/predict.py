@@ -23,10 +23,10 @@ def predict(
 
     Example: nnlab predict runs/wine-mlp-20260101-120000 --data new_wines.csv --out preds.csv
     """
-    from nnlab import report
-    from nnlab.device import resolve_device, set_threads
-    from nnlab.predict import default_out, predict_frame, write_frame
-    from nnlab.runs import load_run
+    from nnlab.rundir.predict import default_out, predict_frame, write_frame
+    from nnlab.rundir.store import load_run
+    from nnlab.training.device import resolve_device, set_threads
+    from nnlab.views import listing
 
     run = load_run(run_dir)
     set_threads(run.checkpoint.get("threads", 1))
@@ -38,5 +38,5 @@ def predict(
         return
     console = stdout()
     if rows:
-        console.print(report.predictions_table(frame, rows))
+        console.print(listing.predictions_table(frame, rows))
     console.print(f"wrote {path} ({len(frame)} rows)", soft_wrap=True)  # a path must not wrap

@@ -6,8 +6,6 @@ import typer
 
 from nnlab.cli.main import command, print_json, stdout
 
-NOT_REPRODUCED = 6  # exit code: the numbers differ from the recorded ones
-
 
 @command
 def reproduce(
@@ -21,9 +19,9 @@ def reproduce(
     """
     from rich.text import Text
 
-    from nnlab import report
     from nnlab.cli.main import stderr
-    from nnlab.reproduce import reproduce as run_again
+    from nnlab.rundir.reproduce import reproduce as run_again
+    from nnlab.views import listing
 
     outcome = run_again(run_dir, device)
     if json_out:
@@ -32,7 +30,7 @@ def reproduce(
         console = stdout()
         if outcome.data_changed:
             stderr().print(Text("warning: ", style="bold yellow") + Text(outcome.data_changed))
-        console.print(report.reproduce_table(outcome.rows))
+        console.print(listing.reproduce_table(outcome.rows))
         for line in outcome.differences:
             console.print(Text(f"differs from the recorded run: {line}", style="yellow"))
         if outcome.identical:
@@ -42,4 +40,8 @@ def reproduce(
                 " (same versions, device and threads: please report this)"
             console.print(Text(f"not reproduced: some numbers differ{hint}", style="bold yellow"))
     if not outcome.identical:
-        raise typer.Exit(NOT_REPRODUCED)
+        from nnlab.errors import CheckFailed
+
+        differ = sum(row["recorded"] != row["reproduced"] for row in outcome.rows)
+        raise CheckFailed(f"{run_dir}: not reproduced: {differ} of {len(outcome.rows)} numbers differ from the "
+                          "recorded run")

@@ -19,8 +19,8 @@ def runs(
 
     Example: nnlab runs runs/ --name wine --limit 5
     """
-    from nnlab import report
-    from nnlab.history import list_runs
+    from nnlab.rundir.listing import list_runs
+    from nnlab.views import listing
 
     rows = list_runs(folder, name)[:limit]
     if json_out:
@@ -32,7 +32,7 @@ def runs(
     console = stdout()
     if not console.is_terminal:
         console.width = 160  # a log or a pipe: one line per run rather than the 80-column default
-    console.print(report.runs_table(rows))
+    console.print(listing.runs_table(rows))
 
 
 @command
@@ -44,9 +44,9 @@ def compare(
 
     Example: nnlab compare runs/wine-mlp-20260101-120000 runs/wine-mlp-20260101-120500
     """
-    from nnlab import report
     from nnlab.errors import UsageError
-    from nnlab.history import compare_runs
+    from nnlab.rundir.listing import compare_runs
+    from nnlab.views import listing
 
     if len(run_dirs) < 2:
         raise UsageError("compare: give at least two run directories")
@@ -57,7 +57,7 @@ def compare(
     names = [Path(p).name for p in run_dirs]
     console = stdout()
     if compared["config"]:
-        console.print(report.compare_table(names, list(compared["config"].items()), "config differences"))
+        console.print(listing.compare_table(names, list(compared["config"].items()), "config differences"))
     else:
         console.print("the configs are identical")
-    console.print(report.compare_table(names, list(compared["metrics"].items()), "results"))
+    console.print(listing.compare_table(names, list(compared["metrics"].items()), "results"))

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, fail, print_json, stderr, stdout
-from nnlab.cli.train import CONFIG, OVERRIDES
+from nnlab.cli.main import command, print_json, stderr, stdout
+from nnlab.cli.options import CONFIG, OVERRIDES
 
 
 @command
@@ -33,10 +33,10 @@ def sweep(
     On a Dask cluster: add --scheduler tcp://HOST:8786, or --workers 4 for local worker processes.
     """
     if scheduler is not None or workers is not None:
-        from nnlab.distributed import check_cluster_options
+        from nnlab.sweep.dask_client import check_cluster_options
 
         check_cluster_options(scheduler, workers)  # before any config or data is read
-    from nnlab.sweep import parse_grid, parse_seeds
+    from nnlab.sweep.plan import parse_grid, parse_seeds
 
     train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
                vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers)
@@ -46,9 +46,11 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
                json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
                workers: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
-    from nnlab import multirun, runs
     from nnlab.data import load_many
-    from nnlab.sweep import expand, plan
+    from nnlab.errors import Interrupted
+    from nnlab.rundir.run import new_folder
+    from nnlab.sweep.plan import expand, plan
+    from nnlab.sweep.save import save
 
     trials = expand(config, overrides, grid, seeds)
     splits = load_many([t.cfg for t in trials])
@@ -63,66 +65,91 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
         if talk:
             progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
 
-    interrupted, planned = False, len(trials)
+    planned = len(trials)
     if scheduler is None and workers is None:
-        results, seconds = multirun.run_groups(trials, splits, groups, on_group=show_group)
+        results, seconds = _in_process(trials, splits, groups, show_group)
+        signum = 0
     else:
-        from rich.text import Text
-
-        from nnlab import cluster
-
-        results, seconds, interrupted = _on_cluster(trials, splits, groups, scheduler, workers, progress,
-                                                    show_group, bar=progress.is_terminal and not quiet)
-        if interrupted:
-            trials, splits, groups, results = cluster.finished_only(trials, splits, groups, results)
-            if not trials:
-                fail(f"interrupted: none of the {planned} runs had finished; nothing saved", 130)
-        for trial, result in zip(trials, results):
-            if result.error:
-                where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
-                progress.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
-    parent = runs.new_run_dir(out, f"{trials[0].cfg.name}-{kind}")
-    summary = multirun.save(parent, trials, splits, groups, results, seconds, kind,
-                            status="interrupted" if interrupted else "finished")
+        trials, splits, groups, results, seconds, signum = _on_cluster(
+            trials, splits, groups, scheduler, workers, progress, show_group, bar=progress.is_terminal and not quiet)
+    parent = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
+    summary = save(parent, trials, splits, groups, results, seconds, kind,
+                   status="interrupted" if signum else "finished")
     if json_out:
         print_json(summary)
     else:
         _show(summary, parent, quiet)
-    if interrupted:
-        fail(f"interrupted: {len(trials)} of {planned} runs had finished; saved them in {parent}", 130)
+    if signum:
+        raise Interrupted(f"interrupted: {len(trials)} of {planned} runs had finished; saved them in {parent}", signum)
+
+
+def _in_process(trials, splits, groups, show_group):
+    """Every group in this process; SIGINT/SIGTERM stop it after the current step (nothing is saved)."""
+    from nnlab.errors import Interrupted
+    from nnlab.sweep.local import run_groups
+    from nnlab.training.signals import catch_signals
+
+    with catch_signals() as stop:
+        try:
+            return run_groups(trials, splits, groups, on_group=show_group, stop=stop)
+        except Interrupted as e:
+            raise Interrupted(f"interrupted by {e}: none of the {len(trials)} runs were saved", e.signum) from None
 
 
 def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, bar: bool):
-    """cluster.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal."""
-    from nnlab import cluster
-    from nnlab.distributed import open_client
+    """dask_tasks.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal.
 
-    with open_client(scheduler, workers) as client:
+    Ctrl-C or SIGTERM cancels what is left: (the trials that finished, their splits, groups and results,
+    seconds, the signal number or 0).
+    """
+    from rich.text import Text
+
+    from nnlab.errors import Interrupted
+    from nnlab.sweep import dask_tasks
+    from nnlab.sweep.dask_client import open_client
+    from nnlab.training.signals import signals_interrupt
+
+    with signals_interrupt() as caught, open_client(scheduler, workers) as client:
         if not bar:
-            return cluster.run_groups(client, trials, splits, groups, on_group=show_group)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as live:
-            bar_id = live.add_task("runs", total=len(trials), counts="")
+            columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as live:
+                bar_id = live.add_task("runs", total=len(trials), counts="")
 
-            def update(p):
-                live.update(bar_id, completed=p.done + p.failed,
-                            counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
+                def update(p):
+                    live.update(bar_id, completed=p.done + p.failed,
+                                counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
 
-            return cluster.run_groups(client, trials, splits, groups, on_progress=update, on_group=show_group)
+                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups,
+                                                                      on_progress=update, on_group=show_group)
+    signum = (caught.signum or 2) if interrupted else 0
+    planned = len(trials)
+    if interrupted:
+        trials, splits, groups, results = dask_tasks.finished_only(trials, splits, groups, results)
+        if not trials:
+            raise Interrupted(f"interrupted: none of the {planned} runs had finished; nothing saved", signum)
+    for trial, result in zip(trials, results):
+        if result.error:
+            where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
+            console.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
+    return trials, splits, groups, results, seconds, signum
 
 
 def _show(summary: dict, parent, quiet: bool) -> None:
-    from nnlab import aggregate
     from rich.measure import Measurement
+
+    from nnlab.sweep.aggregate import FAILED_DEFINITION
+    from nnlab.views.sweep_table import points_table
 
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
-    table = aggregate.points_table(summary["points"], summary["task"], title)
+    table = points_table(summary["points"], summary["headline"], title)
     console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
     console.print(table)
     if not quiet:
-        console.print(f"failed to learn = {aggregate.FAILED_DEFINITION}")
+        console.print(f"failed to learn = {FAILED_DEFINITION}")
         console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")

@@ -5,16 +5,7 @@ from pathlib import Path
 import typer
 
 from nnlab.cli.main import command, print_json, stdout
-from nnlab.errors import DivergedError, Interrupted
-
-CONFIG = typer.Argument(..., help="YAML config file, e.g. configs/wine_mlp.yaml.", show_default=False)
-OVERRIDES = typer.Argument(None, help="key=value overrides with dotted keys, e.g. optimizer.lr=0.1 "
-                                      "model.hidden=[16,16].", show_default=False)
-
-
-def _flag_overrides(overrides, **flags) -> list[str]:
-    """CLI flags that mirror config keys, as overrides (flags left at None change nothing)."""
-    return list(overrides or []) + [f"{key}={value}" for key, value in flags.items() if value is not None]
+from nnlab.cli.options import CONFIG, OVERRIDES, flag_overrides
 
 
 @command
@@ -51,75 +42,63 @@ def train(
     if seeds is not None:  # many runs: nnlab/cli/sweep.py
         single_run_only = {"--seed": seed is not None, "--resume": resume is not None, "--run-dir": run_dir is not None,
                            "--force": force, "--jsonl": jsonl, "--baseline": baseline, "--tensorboard": tensorboard}
-        return _train_seeds(config, _flag_overrides(overrides, device=device, threads=threads), seeds, out,
+        return _train_seeds(config, flag_overrides(overrides, device=device, threads=threads), seeds, out,
                             [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet)
-    from nnlab import report, runs
-    from nnlab import resume as resuming
-    from nnlab.cli import display, outputs
+    from nnlab.cli import display
     from nnlab.data import load_data
-    from nnlab.interrupt import catch_signals
-    from nnlab.metrics import assess_splits
-    from nnlab.train import fit, prepare
+    from nnlab.scoring import baselines
+    from nnlab.scoring.metrics import assess_splits
+    from nnlab.training.setup import prepare
+    from nnlab.training.signals import catch_signals
+    from nnlab.views.plots import save_run_plots
 
     mode = display.output_mode(json_out, jsonl, quiet)
     if tensorboard:
         display.require_tensorboard()
-    all_overrides = _flag_overrides(overrides, device=device, seed=seed, threads=threads)
-    cfg, run, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
+    all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
+    cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
-    data_sha, start = resuming.data_fingerprint(splits), None
-    if resume is not None:
-        start = resuming.continue_run(run, cfg, setup, data_sha, force)
-        run_dir = run.path
-    else:
-        run_dir = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(out, cfg.name)
-    outputs.save_receipt(run_dir, cfg, setup, all_overrides, resumed=resume is not None)
-    runs.save_config(run_dir, cfg)
-
-    console = stdout()
-    talk = mode == "normal"
-    if talk:
-        console.print(report.run_header(cfg, splits, setup.model, setup.device, setup.threads))
-        console.print(f"run directory: {run_dir}" + (f" (resumed at epoch {start.epoch})" if start else ""))
-    table = report.LossTable(cfg.task, has_test=len(splits.X_test) > 0, epochs=cfg.train.epochs)
-
-    def payload(state, finished=False):
-        return runs.checkpoint_payload(setup.model, cfg, splits.prep, splits.feature_names, splits.target_name,
-                                       splits.n_outputs, setup.threads,
-                                       resuming.train_state(state, setup.optimizer, setup.device, data_sha, finished))
-
+    run = _claim_run(cfg, splits, setup, saved, out, run_dir, force)
+    run.start(all_overrides)
+    view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
     with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
-        with display.EpochDisplay(mode, console, table, cfg.train.epochs,
-                                  run_dir / "tensorboard" if tensorboard else None) as shown:
-            try:
-                result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train,
-                             log_every=cfg.log_every, task=cfg.task, seed=cfg.seed, on_epoch_end=shown.on_epoch_end,
-                             start=start, stop=stop, checkpoint_every=cfg.train.checkpoint_every,
-                             checkpoint=lambda state: runs.save_progress(run_dir, state.history, payload(state)))
-            except (Interrupted, DivergedError) as e:
-                raise _stopped(e, run_dir, cfg, setup, payload) from None
+        with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
+            result = _fit(run, setup, stop, view.on_epoch_end)
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
-        summary = runs.summary(run_dir, cfg, result, outcome, setup)
-        compared = outputs.add_baseline(summary, cfg, splits, setup, always=baseline)
-        runs.save_progress(run_dir, result.history, payload(result.state, finished=True), summary)  # config: above
-    written = outputs.save_plots(run_dir, cfg, result.history, setup, splits, summary.get("baseline")) if plots else []
-    if mode in ("json", "jsonl"):
-        print_json(summary)
-        return
-    console.print(report.results(cfg, outcome))
-    if compared:
-        console.print(compared)
-    if talk:
-        outputs.print_epilogue(console, result.history, written)
-        console.print(f"saved {run_dir}")
+        compared = baselines.for_run(cfg, splits, setup.model, setup.tensors, always=baseline)
+        summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
+    written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
+    view.report(summary, result.history, outcome, compared, written)
+
+
+def _fit(run, setup, stop, on_epoch_end):
+    """fit() into the run: checkpoints as it goes; an interrupted or diverged run saved, then its error raised."""
+    from nnlab.errors import DivergedError, Interrupted
+    from nnlab.training.loop import fit
+
+    try:
+        return fit(setup, run.cfg.train, on_epoch_end=on_epoch_end, start=run.start_at, stop=stop,
+                   checkpoint=run.checkpoint)
+    except (Interrupted, DivergedError) as e:
+        raise run.stop(e) from None
+
+
+def _claim_run(cfg, splits, setup, saved, out: Path, run_dir: Path | None, force: bool):
+    """The Run that trains: the resumed one in its own folder, or a fresh (or the given) folder."""
+    from nnlab.rundir.resume import continue_run
+    from nnlab.rundir.run import Run
+
+    if saved is not None:
+        return continue_run(saved, cfg, splits, setup, force)
+    return Run.claim(cfg, splits, setup.model, setup.device, setup.threads, setup.optimizer, parent=out, path=run_dir)
 
 
 def _train_seeds(config, overrides, seeds: str, out: Path, conflicting: list[str], json_out: bool, quiet: bool):
     """`train --seeds`: one run per seed through the sweep machinery; single-run options are refused."""
     from nnlab.cli.sweep import train_many
     from nnlab.errors import UsageError
-    from nnlab.sweep import parse_seeds
+    from nnlab.sweep.plan import parse_seeds
 
     if conflicting:
         given = ", ".join(conflicting)
@@ -130,10 +109,11 @@ def _train_seeds(config, overrides, seeds: str, out: Path, conflicting: list[str
 
 
 def _resolve_config(config, overrides: list[str], resume, run_dir, force: bool):
-    """(cfg, run being resumed or None, overrides): from the config file, or from the run that --resume names."""
-    from nnlab import resume as resuming
+    """(cfg, the saved run being resumed or None, the overrides): from the config file, or from the run that
+    --resume names (`--resume RUN key=value` reads the first override as CONFIG: it is put back)."""
     from nnlab.config import load_config
     from nnlab.errors import UsageError
+    from nnlab.rundir.resume import config_for, open_run
 
     if resume is not None and run_dir is not None:
         raise UsageError("--resume and --run-dir: pick one (--resume continues in the run's own folder)")
@@ -145,23 +125,8 @@ def _resolve_config(config, overrides: list[str], resume, run_dir, force: bool):
         return load_config(config, overrides), None, overrides
     if config is not None and "=" in config.name and not config.exists():  # `--resume RUN key=value`
         config, overrides = None, [str(config), *overrides]
-    run = resuming.open_run(resume)
-    return resuming.config_for(run, config, overrides), run, overrides
-
-
-def _stopped(error, run_dir, cfg, setup, payload):
-    """Save what an interrupted or diverged run has (never a non-finite checkpoint); the error to exit with."""
-    from nnlab import runs
-
-    result, interrupted = error.result, isinstance(error, Interrupted)
-    status = "interrupted" if interrupted else "diverged"
-    runs.save_progress(run_dir, result.history, payload(result.state) if interrupted else None,
-                       runs.summary(run_dir, cfg, result, None, setup, status))
-    if interrupted:
-        return Interrupted(f"interrupted by {error}; saved in {run_dir}; resume with: nnlab train --resume {run_dir}",
-                           error.signum)
-    kept = "the last good checkpoint is kept in" if (run_dir / runs.CHECKPOINT).exists() else "no checkpoint yet in"
-    return DivergedError(f"{error}\n{kept} {run_dir}; metrics so far are in {run_dir / runs.METRICS}")
+    saved = open_run(resume)
+    return config_for(saved, config, overrides), saved, overrides
 
 
 @command

@@ -55,7 +55,7 @@ def best_and_median(seconds: list[float]) -> dict:
 def setup_case(config: str, overrides: list[str]):
     from nnlab.config import load_config
     from nnlab.data import load_data
-    from nnlab.train import prepare
+    from nnlab.training.setup import prepare
 
     cfg = load_config(ROOT / "configs" / config, overrides)
     splits = load_data(cfg)
@@ -64,11 +64,11 @@ def setup_case(config: str, overrides: list[str]):
 
 def nnlab_loop(cfg, splits):
     """nnlab's own fit() from a fresh prepare(); returns loop seconds, steps and the final metric."""
-    from nnlab.train import evaluate, fit, prepare
+    from nnlab.training.loop import evaluate, fit
+    from nnlab.training.setup import prepare
 
     setup = prepare(cfg, splits)
-    result = fit(setup.model, setup.loss_fn, setup.optimizer, setup.tensors, cfg.train, log_every=cfg.log_every,
-                 task=cfg.task, seed=cfg.seed)
+    result = fit(setup, cfg.train)
     X, y, X_test, y_test = setup.tensors
     scored = (X_test, y_test) if len(X_test) else (X, y)
     metric = evaluate(setup.model, setup.loss_fn, *scored, cfg.task, prefix="test_" if len(X_test) else "train_")
@@ -80,8 +80,8 @@ def hand_loop(cfg, splits, notebook: bool = False):
     one (DataLoader for minibatches, whole tensors for full batch, loss.item() every step)."""
     import torch
 
-    from nnlab.device import seed_everything
-    from nnlab.train import make_loss
+    from nnlab.training.device import seed_everything
+    from nnlab.training.setup import make_loss
 
     seed_everything(cfg.seed)
     model = cfg.model.build(splits.n_features, splits.n_outputs)
@@ -197,7 +197,7 @@ def bench_single(repeats: int) -> list[dict]:
 def bench_multi(ks: list[int], epochs: int) -> list[dict]:
     from nnlab.config import load_config
     from nnlab.data import load_data
-    from nnlab.sweep import train_group
+    from nnlab.training.group import train_group
 
     rows = []
     for K in ks:
@@ -212,11 +212,11 @@ def bench_multi(ks: list[int], epochs: int) -> list[dict]:
             start = time.perf_counter()
             results = train_group(dicts, splits, vectorize=False)
             seq_all.append(time.perf_counter() - start)
-            seq_loop.append(sum(r.seconds for r in results))
+            seq_loop.append(sum(r.fit.seconds for r in results))
             start = time.perf_counter()
             stacked = train_group(dicts, splits, vectorize=K > 1)
             vec_all.append(time.perf_counter() - start)
-            vec_loop.append(stacked[0].seconds if K > 1 else results[0].seconds)
+            vec_loop.append(stacked[0].fit.seconds if K > 1 else results[0].fit.seconds)
         same = all(a.metrics == b.metrics for a, b in zip(results, stacked))
         rows.append({"K": K, "epochs": epochs, "repeats": repeats,
                      "sequential_loop_s": min(seq_loop), "vectorized_loop_s": min(vec_loop),
@@ -246,9 +246,11 @@ DATA_CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[3])
 import torch
+import dataclasses
 from nnlab.config import load_config
 from nnlab.data import load_data
-from nnlab.train import fit, prepare
+from nnlab.training.loop import fit
+from nnlab.training.setup import prepare
 torch.set_num_threads(1)
 def status(key):  # VmHWM (peak) and VmRSS from /proc: ru_maxrss would inherit the parent's peak across exec
     line = next(l for l in open("/proc/self/status") if l.startswith(key + ":"))
@@ -262,9 +264,8 @@ setup = prepare(cfg, splits)
 X, y = setup.tensors[0], setup.tensors[1]
 epoch = {"nnlab": [], "hand": []}
 for r in range(int(sys.argv[2]) + 1):  # the first round warms up and is dropped
-    s = prepare(cfg, splits)
-    epoch["nnlab"].append(fit(s.model, s.loss_fn, s.optimizer, (X, y, X[:0], y[:0]), cfg.train, log_every=1,
-                              task=cfg.task, seed=cfg.seed).seconds)
+    s = dataclasses.replace(prepare(cfg, splits), tensors=(X, y, X[:0], y[:0]))
+    epoch["nnlab"].append(fit(s, cfg.train.model_copy(update={"log_every": 1})).seconds)
     s = prepare(cfg, splits)
     gen = torch.Generator().manual_seed(0)
     t = time.perf_counter()

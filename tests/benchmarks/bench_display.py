@@ -5,16 +5,20 @@ Run: python tests/benchmarks/bench_display.py   (prints numbers; not part of the
 
 import io
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 from rich.console import Console
 
 from nnlab.cli import display
-from nnlab.report import LossTable
 
 
 def per_epoch_seconds(epochs: int, log_every: int, progress: bool) -> float:
-    table = LossTable("regression", has_test=False, epochs=epochs)
-    shown = display.EpochDisplay("normal", Console(file=io.StringIO()), table, epochs)
+    cfg = SimpleNamespace(train=SimpleNamespace(epochs=epochs), task="regression")  # what the view reads
+    run = SimpleNamespace(cfg=cfg, splits=SimpleNamespace(X_test=np.zeros((0, 1))), path=Path("."), start_at=None)
+    shown = display.TrainingView("quiet", Console(file=io.StringIO()), run, setup=None)
+    shown.mode = "normal"  # rows on, without the run header
     if progress:
         shown._start_progress()
         shown.progress.console.file = io.StringIO()  # measure the hook, not the terminal

@@ -1,0 +1,121 @@
+"""Reading a config: safe YAML (1e-3 is a number, duplicate keys refused), key=value overrides, validation."""
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from nnlab.config.messages import describe_error
+from nnlab.config.schema import RunConfig
+from nnlab.errors import ConfigError
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-3 as a number and refuses duplicate keys."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+# YAML 1.1 wants a dot in floats ("1.0e-3"); people write 1e-3. Same resolver, looser regex.
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str, where: str):
+    """Parse YAML text safely; any failure is a ConfigError naming `where`."""
+    try:
+        loader = _Loader(text)  # what yaml.safe_load does, with our SafeLoader subclass
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{where}:{line}: {e.problem or e.context}".replace("\n", " ")) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML: {e}".replace("\n", " ")) from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a config") from None
+
+
+def read_config_file(path: Path) -> dict:
+    """The raw mapping in a config file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give a YAML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    raw = parse_yaml(text, str(path))
+    if raw is None:
+        raise ConfigError(f"{path}: the file is empty; see README.md for the config keys")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (name, data, model, ...), "
+                          f"not a {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict, overrides: list[str], where: str) -> dict:
+    """Set each dotted `key=value` (value read as YAML) in a copy of `raw`."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key):
+            raise ConfigError(f"override '{item}': expected key=value with a dotted key, "
+                              "for example optimizer.lr=0.1")
+        value = parse_yaml(text, f"override '{item}'")
+        node = raw
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{item}': {'.'.join(parts[:i + 1])} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def validate(raw: dict, where: str) -> RunConfig:
+    """RunConfig from a raw mapping, or one ConfigError listing every problem by dotted key."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as e:
+        lines = [describe_error(err, raw) for err in e.errors()]
+        raise ConfigError("\n".join(f"{where}: {line}" for line in dict.fromkeys(lines))) from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a config") from None
+
+
+def load_config(path, overrides: list[str] = ()) -> RunConfig:
+    """Read, override, validate. A relative data.path resolves against the config file's folder."""
+    path = Path(path)
+    raw = apply_overrides(read_config_file(path), list(overrides), str(path))
+    raw.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run")
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = str((path.parent / Path(data["path"]).expanduser()).resolve())
+    return validate(raw, str(path))
+

@@ -1,0 +1,98 @@
+"""The reproducibility receipt: what a run needs to be trusted and repeated, in receipt.json."""
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+
+from nnlab.config import RunConfig
+from nnlab.errors import CheckpointError
+
+RECEIPT = "receipt.json"
+_PACKAGES = ("torch", "numpy", "scikit-learn", "pandas", "pydantic")
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the resolved config as canonical JSON (sorted keys, no spaces)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def versions() -> dict:
+    """python, nnlab and the libraries whose arithmetic or parsing shapes the numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from nnlab import __version__
+
+    found = {"python": platform.python_version(), "nnlab": __version__}
+    for name in _PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def data_identity(cfg: RunConfig) -> dict:
+    """The data file and its sha256, or the generator and the seed that makes synthetic data."""
+    if cfg.data.source == "csv":
+        return {"source": "csv", "path": cfg.data.path, "sha256": file_sha256(Path(cfg.data.path))}
+    return {"source": cfg.data.source, "generated_from_seed": cfg.seed}
+
+
+def make_receipt(cfg: RunConfig, device, threads: int, overrides: list[str]) -> dict:
+    """Everything that decides a run's numbers, as plain data; `device` is a torch.device or its name."""
+    device = str(device)
+    config = cfg.to_dict()
+    return {
+        "format": "nnlab-receipt/1",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": config,
+        "config_hash": config_hash(config),
+        "overrides": list(overrides),
+        "data": data_identity(cfg),
+        # seed drives python/numpy/torch; the data split uses numpy [seed, 1], synthetic data
+        # [seed, 0], and minibatch shuffling torch.Generator(seed): all derived from this one.
+        "seeds": {"seed": cfg.seed, "split": [cfg.seed, 1], "synthetic_data": [cfg.seed, 0], "shuffle": cfg.seed},
+        "versions": versions(),
+        "device": device,
+        "device_name": _device_name(device),
+        "threads": threads,
+    }
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
+
+
+def save_receipt(run_dir: Path, receipt: dict) -> None:
+    from nnlab.rundir.safefile import write_atomic
+
+    write_atomic(Path(run_dir) / RECEIPT, (json.dumps(receipt, indent=2) + "\n").encode())
+
+
+def load_receipt(run_dir: Path) -> dict:
+    """receipt.json of a run directory; missing or garbled is a CheckpointError."""
+    path = Path(run_dir) / RECEIPT
+    try:
+        receipt = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no receipt in this run directory (runs before nnlab 0.2 have none)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: unreadable receipt ({type(e).__name__}); it cannot be reproduced") from None
+    if not isinstance(receipt, dict) or not isinstance(receipt.get("config"), dict):
+        raise CheckpointError(f"{path}: not an nnlab receipt (no config in it)")
+    return receipt

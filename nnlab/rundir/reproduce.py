@@ -1,0 +1,115 @@
+"""Train a run again from its receipt and compare the numbers with the ones it recorded."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnlab.errors import CheckpointError, DataError
+
+
+@dataclass
+class Reproduction:
+    """The recorded and reproduced numbers, and every way the two runs' conditions differ."""
+
+    rows: list[dict]  # {"key", "recorded", "reproduced"}
+    data_changed: str | None = None  # why the data file no longer matches, or None
+    differences: list[str] = field(default_factory=list)  # versions, device, threads
+
+    @property
+    def identical(self) -> bool:
+        return all(row["recorded"] == row["reproduced"] for row in self.rows)
+
+    def to_dict(self) -> dict:
+        return {"identical": self.identical, "data_changed": self.data_changed,
+                "conditions_differ": self.differences, "numbers": self.rows}
+
+
+def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
+    """Re-run training from receipt.json (config, seeds, thread count); compare with summary.json."""
+    from nnlab.config import validate
+    from nnlab.data import load_data
+    from nnlab.rundir.receipt import load_receipt, versions
+    from nnlab.scoring.metrics import assess_splits
+    from nnlab.training.loop import fit
+    from nnlab.training.setup import prepare
+
+    run_dir = Path(run_dir)
+    receipt = load_receipt(run_dir)
+    recorded = _summary(run_dir)
+    cfg = validate(receipt["config"], str(run_dir / "receipt.json"))
+    device = device_name or receipt.get("device") or cfg.device
+    cfg = cfg.model_copy(update={"threads": receipt.get("threads", cfg.threads), "device": device})
+    if cfg.data.source == "csv" and not Path(cfg.data.path).is_file():
+        raise DataError(f"{cfg.data.path}: the run's data file is gone; restore it to reproduce {run_dir}")
+    data_changed = _data_change(cfg, receipt)
+    then = receipt.get("versions") or {}
+    differences = [f"{name} {then.get(name)} then, {now} now" for name, now in versions().items()
+                   if then.get(name) != now]
+
+    if receipt.get("stack"):
+        history, outcome, device = _train_stack(cfg, receipt["stack"], str(run_dir / "receipt.json"))
+    else:
+        splits = load_data(cfg)
+        setup = prepare(cfg, splits)
+        result = fit(setup, cfg.train)
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, with_reports=False)  # numbers only
+        history, device = result.history, setup.device
+    if str(device) != receipt.get("device"):
+        differences.append(f"device {receipt.get('device')} then, {device} now")
+    again = {"train_loss": history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras}
+    return Reproduction(_rows(recorded, again), data_changed, differences)
+
+
+def _train_stack(cfg, stack: dict, where: str):
+    """A sweep's stacked run, trained again in its stack (a batched product may round unlike a single one):
+    (its history, its outcome, the device)."""
+    from nnlab.config import validate
+    from nnlab.data import load_many
+    from nnlab.training.group import train_group
+
+    try:
+        base, index = cfg.to_dict(), int(stack["index"])
+        members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]}}, where)
+                   for m in stack["members"]]
+    except (KeyError, TypeError, ValueError):
+        members, index = [], -1
+    if not 0 <= index < len(members):
+        raise CheckpointError(f"{where}: its 'stack' entry is garbled; it cannot be reproduced")
+    mine = train_group([m.to_dict() for m in members], load_many(members), vectorize=len(members) > 1)[index]
+    if mine.outcome is None:
+        raise CheckpointError(f"{where}: the run {mine.status} when trained again; the recorded one finished")
+    return mine.fit.history, mine.outcome, mine.device
+
+
+def _summary(run_dir: Path) -> dict:
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; the run did not finish, so there are no numbers to compare") from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path}: unreadable; there are no numbers to compare") from None
+    if summary.get("status", "finished") != "finished":
+        raise CheckpointError(f"{run_dir}: the run {summary['status']}; only finished runs can be reproduced")
+    return summary
+
+
+def _data_change(cfg, receipt: dict) -> str | None:
+    """Why the data differs from the receipt's, or None when its sha256 (or generator seed) matches."""
+    from nnlab.rundir.receipt import file_sha256
+
+    recorded = receipt.get("data") or {}
+    if cfg.data.source != "csv":
+        return None
+    now = file_sha256(Path(cfg.data.path))
+    if now != recorded.get("sha256"):
+        return f"{cfg.data.path}: sha256 is {now[7:19]}…, the run recorded {str(recorded.get('sha256'))[7:19]}…: " \
+               "the file changed since training, so the numbers can differ"
+    return None
+
+
+def _rows(recorded: dict, again: dict) -> list[dict]:
+    from nnlab.rundir.listing import flatten
+
+    old, new = flatten({k: recorded.get(k) for k in again}), flatten(again)
+    return [{"key": key, "recorded": old.get(key), "reproduced": new.get(key)} for key in dict.fromkeys([*old, *new])]

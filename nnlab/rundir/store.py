@@ -1,0 +1,157 @@
+"""The files of a run directory: config.yaml, metrics.csv, checkpoint.pt and summary.json, written and read back."""
+
+import csv
+import json
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nnlab.config import RunConfig, validate
+from nnlab.data import Preprocessing
+from nnlab.errors import CheckpointError, ConfigError, UsageError
+from nnlab.rundir.safefile import read_verified, write_atomic, write_verified
+
+CONFIG, METRICS, CHECKPOINT, SUMMARY = "config.yaml", "metrics.csv", "checkpoint.pt", "summary.json"
+FORMAT = "nnlab-checkpoint/1"
+
+
+def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
+                       target_name: str, n_outputs: int, threads: int, train_state: dict | None = None) -> dict:
+    """Everything eval (and, with `train_state`, --resume) needs, as tensors and plain Python values
+    (loadable with weights_only=True)."""
+    from nnlab import __version__
+
+    return {"format": FORMAT, "nnlab_version": __version__, "config": cfg.to_dict(),
+            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "preprocessing": prep.to_dict(), "feature_names": list(feature_names),
+            "target_name": target_name, "n_features": len(feature_names), "n_outputs": n_outputs,
+            "threads": threads,  # eval reuses it: matmul sums depend on the thread count
+            "train_state": train_state}
+
+
+@contextmanager
+def saving(run_dir: Path):
+    """A disk that is full or read-only: a CheckpointError (exit 4); the files already there stay intact."""
+    try:
+        yield
+    except OSError as e:
+        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; free some space or pick another "
+                              "output folder (the previous checkpoint is intact)") from None
+
+
+def save_checkpoint(run_dir: Path, payload: dict) -> None:
+    """checkpoint.pt, written atomically, with its sha256 in checkpoint.pt.sha256."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with saving(run_dir):
+        write_verified(Path(run_dir) / CHECKPOINT, buffer.getvalue())
+
+
+def save_config(run_dir: Path, cfg: RunConfig) -> None:
+    with saving(run_dir):
+        write_atomic(Path(run_dir) / CONFIG, yaml.safe_dump(cfg.to_dict(), sort_keys=False).encode())
+
+
+def save_progress(run_dir: Path, history: list[dict], payload: dict | None, summary: dict | None = None) -> None:
+    """Checkpoint (when given), then metrics.csv (and summary.json): what a run has so far."""
+    run_dir = Path(run_dir)
+    if payload is not None:
+        save_checkpoint(run_dir, payload)
+    with saving(run_dir):
+        write_atomic(run_dir / METRICS, _csv_bytes(history))
+    if summary is not None:
+        save_summary(run_dir, summary)
+
+
+def save_summary(run_dir: Path, summary: dict) -> None:
+    with saving(run_dir):
+        write_atomic(Path(run_dir) / SUMMARY, (json.dumps(summary, indent=2) + "\n").encode())
+
+
+WALL_CLOCK = ("seconds",)  # history keys kept out of metrics.csv, so that a resumed run's file is identical
+
+
+def _csv_bytes(rows: list[dict]) -> bytes:
+    import io
+
+    out = io.StringIO()
+    columns = [k for k in dict.fromkeys(k for row in rows for k in row) if k not in WALL_CLOCK]
+    if not columns:
+        return b""  # nothing logged yet
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+@dataclass
+class SavedRun:
+    """A run directory read back: its config, preprocessing and checkpoint payload."""
+
+    path: Path
+    cfg: RunConfig
+    prep: Preprocessing
+    checkpoint: dict
+
+    def build_model(self, device):
+        """The trained module on `device`; tensors that do not fit the config are a CheckpointError."""
+        model = self.cfg.model.build(self.checkpoint["n_features"], self.checkpoint["n_outputs"])
+        return self.load_weights(model).to(device)
+
+    def load_weights(self, model):
+        """Copy the checkpoint's weights into `model`, after checking every name and shape."""
+        expected = model.state_dict()
+        state = self.checkpoint["model_state"]
+        for name, tensor in expected.items():
+            if name not in state:
+                raise CheckpointError(f"{self.path / CHECKPOINT}: tensor '{name}' is missing")
+            if tuple(state[name].shape) != tuple(tensor.shape):
+                raise CheckpointError(f"{self.path / CHECKPOINT}: tensor '{name}' has shape "
+                                      f"{tuple(state[name].shape)} but the config's model needs {tuple(tensor.shape)}")
+        extra = sorted(set(state) - set(expected))
+        if extra:
+            raise CheckpointError(f"{self.path / CHECKPOINT}: unexpected tensor '{extra[0]}' for this model")
+        model.load_state_dict(state)
+        return model
+
+
+def load_run(run_dir: Path) -> SavedRun:
+    """Read a run directory; never unpickles anything but tensors and plain containers."""
+    import torch
+
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint in this run directory; was the run finished?")
+    import io
+
+    try:
+        data = read_verified(path)  # sha256 first: a damaged file is reported as corrupt, not unpickled
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning is noise next to our error
+            warnings.simplefilter("ignore")
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file; all mean the same
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+        raise CheckpointError(f"{path}: corrupt or not an nnlab checkpoint ({reason[:120]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an nnlab checkpoint (format {FORMAT} expected)")
+    try:
+        cfg = validate(payload["config"], str(path))
+        prep = Preprocessing.from_dict(payload["preprocessing"])
+    except ConfigError as e:
+        raise CheckpointError(f"the config stored in {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: checkpoint lacks or garbles {e}") from None
+    return SavedRun(run_dir, cfg, prep, payload)

@@ -1,0 +1,1 @@
+"""Scoring a trained model: final metrics per split, and the baselines a skeptical user would check."""

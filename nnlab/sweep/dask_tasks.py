@@ -1,0 +1,92 @@
+"""A sweep on a Dask cluster: each stacked group, or each run trained alone, is one task on a worker.
+
+The client has already expanded, validated and planned the sweep (nnlab.sweep.plan) and loaded every
+split, so bad configs and data fail here before anything is sent. A task carries the group's
+resolved config dicts, its path (stacked or one after another) and the thread count this machine
+would use; the worker rebuilds the same splits from its verified copy of the data file and runs
+nnlab.training.group.train_group, the function the in-process sweep runs. Results come back in trial order.
+"""
+
+import time
+from collections.abc import Callable
+
+from nnlab.config import RunConfig, validate
+from nnlab.sweep.dask_client import Blob, Task, run_tasks
+from nnlab.sweep.plan import Group, Trial
+from nnlab.training.group import TrialResult, train_group
+from nnlab.training.loop import Fit
+
+
+def resolve_threads(cfg: RunConfig, splits) -> int:
+    """The thread count a local run of `cfg` picks here: workers use it, so sums run in the same order."""
+    from nnlab.training.device import threads_for
+
+    return threads_for(cfg, cfg.model.build(splits.n_features, splits.n_outputs), len(splits.X_train))
+
+
+def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple[list[Task], list[Group]]:
+    """One Task per stacked group and per run of a sequential group, with the (sub)group each covers.
+
+    A task's args are (config dicts, vectorize, threads); its data is named by the client's data.path.
+    """
+    tasks, covered = [], []
+    for group in groups:
+        parts = [group.trials] if group.path == "vectorized" else [[i] for i in group.trials]
+        for members in parts:
+            first = trials[members[0]].cfg
+            data = first.data.path if first.data.source == "csv" else None
+            args = ([trials[i].cfg.to_dict() for i in members], group.path == "vectorized",
+                    resolve_threads(first, splits[members[0]]))
+            tasks.append(Task(f"task{len(tasks)}", args, n_trials=len(members), data=data))
+            covered.append(Group(members, group.path, group.reason))
+    return tasks, covered
+
+
+def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads: int) -> list[TrialResult]:
+    """On a worker: the group's splits from the local copy of the data, then train_group."""
+    from nnlab.data.load import load_many
+
+    local = [{**d, "threads": threads} for d in cfg_dicts]
+    if data_path is not None:  # the client's path means nothing here
+        local = [{**d, "data": {**d["data"], "path": str(data_path)}} for d in local]
+    splits = load_many([validate(d, "sweep") for d in local])
+    return train_group(local, splits, vectorize)
+
+
+def failed_result(cfg: RunConfig, reason: str) -> TrialResult:
+    """A trial the cluster could not train: no numbers, the reason kept for the summary."""
+    return TrialResult(Fit([], 0, 0.0), None, "failed", cfg.threads or 0, "", None, error=reason)
+
+
+def run_groups(client, trials: list[Trial], splits: list, groups: list[Group],
+               on_progress: Callable | None = None, on_group: Callable | None = None):
+    """groups.run_groups on the cluster: (results in trial order, None where interrupted; seconds; interrupted)."""
+    tasks, covered = group_tasks(trials, splits, groups)
+    blobs = {path: Blob.read(path) for path in {t.data for t in tasks} - {None}}  # read and hash each file once
+    group_of = {t.key: group for t, group in zip(tasks, covered)}
+
+    def finished(task, result):
+        if on_group:
+            on_group(group_of[task.key])
+
+    start = time.perf_counter()
+    collected = run_tasks(client, train_group_task, tasks, blobs, on_progress=on_progress, on_result=finished)
+    seconds = time.perf_counter() - start
+    results: list[TrialResult | None] = [None] * len(trials)
+    for task, group in zip(tasks, covered):
+        if task.key in collected.results:
+            for i, result in zip(group.trials, collected.results[task.key]):
+                results[i] = result
+        elif task.key in collected.failed:
+            for i in group.trials:
+                results[i] = failed_result(trials[i].cfg, collected.failed[task.key])
+    return results, seconds, collected.interrupted
+
+
+def finished_only(trials: list[Trial], splits: list, groups: list[Group], results: list):
+    """The trials that came back (after Ctrl-C), with groups renumbered to match: what save() can write."""
+    keep = [i for i, r in enumerate(results) if r is not None]
+    new_index = {old: new for new, old in enumerate(keep)}
+    kept_groups = [Group([new_index[i] for i in g.trials if i in new_index], g.path, g.reason) for g in groups
+                   if any(i in new_index for i in g.trials)]  # a sequential group may be partly done
+    return [trials[i] for i in keep], [splits[i] for i in keep], kept_groups, [results[i] for i in keep]

@@ -1,0 +1,160 @@
+"""Rich renderables for what a run shows: the model, the loss table, the final metrics, the baseline.
+
+Nothing here prints; cli owns the consoles.
+"""
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+_METRIC_NAMES = {"accuracy": "accuracy", "r2": "R²"}
+
+
+def run_header(cfg, splits, model, device, threads: int) -> Group:
+    """Before training: the model's layers and parameter counts, device, threads and split sizes."""
+    table = Table(title=f"{cfg.name}: {cfg.model.kind} model, {cfg.task}", title_justify="left")
+    table.add_column("layer")
+    table.add_column("module")
+    table.add_column("parameters", justify="right")
+    total = 0
+    for name, module in model.named_modules():
+        own = sum(p.numel() for p in module.parameters(recurse=False))
+        if name and (own or not list(module.children())):
+            table.add_row(name, repr(module) if len(repr(module)) < 60 else type(module).__name__, f"{own:,}")
+        total += own
+    if total and not any(True for name, _ in model.named_modules() if name):
+        table.add_row("(model)", repr(model).splitlines()[0], f"{total:,}")
+    table.add_section()
+    table.add_row("total", "", f"{total:,}", style="bold")
+    n_test = len(splits.X_test)
+    info = Text.assemble(
+        ("device ", "dim"), str(device), ("  threads ", "dim"), str(threads),
+        ("  train ", "dim"), f"{len(splits.X_train)} rows", ("  test ", "dim"),
+        f"{n_test} rows" if n_test else "none", ("  features ", "dim"), str(splits.n_features),
+        ("  loss ", "dim"), cfg.loss, ("  optimizer ", "dim"), _optimizer_text(cfg.optimizer))
+    return Group(table, info)
+
+
+def _optimizer_text(opt) -> str:
+    extras = [f"{k} {v}" for k, v in opt.model_dump().items() if k not in ("name", "lr") and v not in (0, 0.0, False)]
+    return f"{opt.name} lr {opt.lr:g}" + (f" ({', '.join(extras)})" if extras else "")
+
+
+class LossTable:
+    """A table printed a row at a time while training runs: header() once, then row(r) per log."""
+
+    def __init__(self, task: str, has_test: bool, epochs: int):
+        metric = "accuracy" if task == "classification" else "r2"
+        self.columns = [("epoch", max(5, len(str(epochs)))), ("train loss", 12)]
+        if has_test:
+            self.columns += [("test loss", 12), (f"test {_METRIC_NAMES[metric]}", 13)]
+        self.columns.append(("time", 8))
+        self.keys = ["epoch", "train_loss"] + (["test_loss", f"test_{metric}"] if has_test else []) + ["seconds"]
+
+    def _line(self, cells: list[str], style: str = "") -> Text:
+        return Text("  ".join(c.rjust(w) for c, (_, w) in zip(cells, self.columns)), style=style)
+
+    def header(self) -> Text:
+        return self._line([name for name, _ in self.columns], style="bold")
+
+    def row(self, row: dict) -> Text:
+        cells = []
+        for key in self.keys:
+            value = row.get(key)
+            if key == "epoch":
+                cells.append(str(value))
+            elif key == "seconds":
+                cells.append(f"{value:.2f}s")
+            elif key.startswith("test_") and key != "test_loss":
+                cells.append(f"{value:.4f}")
+            else:
+                cells.append(number(value))
+        return self._line(cells)
+
+
+def number(value: float) -> str:
+    return f"{value:.6g}" if abs(value) < 1e6 else f"{value:.4e}"
+
+
+def classification_report_table(report: dict, split: str) -> Table:
+    """scikit-learn's classification_report (output_dict=True) as a rich table."""
+    table = Table(title=f"classification report: {split}", title_justify="left")
+    table.add_column("class")
+    for column in ("precision", "recall", "f1-score", "support"):
+        table.add_column(column, justify="right")
+    averages = ("macro avg", "weighted avg")
+    for label, row in report.items():
+        if label == "accuracy" or label in averages:
+            continue
+        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
+                      f"{int(row['support'])}")
+    table.add_section()
+    support = sum(int(r["support"]) for k, r in report.items() if k not in averages and k != "accuracy")
+    if "accuracy" in report:
+        table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(support), style="bold")
+    for label in averages:
+        row = report[label]
+        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
+                      f"{int(row['support'])}")
+    return table
+
+
+def regression_table(metrics: dict) -> Table:
+    """MSE, MAE and R² per split."""
+    table = Table(title="regression metrics", title_justify="left")
+    table.add_column("split")
+    for column in ("MSE", "MAE", "R²"):
+        table.add_column(column, justify="right")
+    for split, m in metrics.items():
+        if m:
+            table.add_row(split, f"{m['mse']:.6g}", f"{m['mae']:.6g}", f"{m['r2']:.4f}")
+    return table
+
+
+def parameters_table(parameters: dict) -> Table:
+    """Learned weights (in the data's units) beside the ones that generated synthetic data."""
+    table = Table(title="learned vs generating parameters", title_justify="left")
+    for column, justify in (("parameter", "left"), ("learned", "right"), ("true", "right")):
+        table.add_column(column, justify=justify)
+    learned, true = parameters["learned"], parameters["true"]
+    for i, (w, t) in enumerate(zip(learned["weights"], true["weights"])):
+        table.add_row(f"w{i + 1}", f"{w:.4f}", f"{t:.4f}")
+    table.add_row("bias", f"{learned['bias']:.4f}", f"{true['bias']:.4f}")
+    return table
+
+
+def results(cfg, outcome) -> Group:
+    """After training or eval: the classification reports or regression metrics, and the fitted model."""
+    parts = []
+    if cfg.task == "classification":
+        for split, report in outcome.reports.items():
+            if report:
+                parts.append(classification_report_table(report, split))
+        accuracy = "  ".join(f"{split} accuracy {m['accuracy']:.4f}" for split, m in outcome.metrics.items() if m)
+        parts.append(Text(accuracy, style="bold"))
+    else:
+        parts.append(regression_table(outcome.metrics))
+    if outcome.parameters:
+        parts.append(parameters_table(outcome.parameters))
+    if outcome.description:
+        parts.append(Text(outcome.description, style="bold"))
+    return Group(*parts)
+
+
+def baseline_table(cfg, compared: dict) -> Table:
+    """Network vs baseline on the same split: loss and metrics, and the gap."""
+    table = Table(title=f"network vs baseline: {compared['method']}", title_justify="left")
+    for column, justify in (("", "left"), ("network", "right"), ("baseline", "right"), ("network − baseline", "right")):
+        table.add_column(column, justify=justify)
+    for split, theirs in compared["baseline"].items():
+        ours = compared["network"][split]
+        for key, value in theirs.items():
+            if key not in ("loss", "accuracy", "r2"):
+                continue
+            label = f"{split} {'loss (' + cfg.loss + ')' if key == 'loss' else _METRIC_NAMES.get(key, key)}"
+            gap = ours[key] - value
+            relative = f" ({gap / abs(value):+.1%})" if key == "loss" and value else ""
+            table.add_row(label, number(ours[key]), number(value), f"{gap:+.4g}{relative}")
+    if compared.get("note"):
+        table.caption, table.caption_justify = f"baseline {compared['note']}", "left"
+    return table

@@ -1,0 +1,40 @@
+"""The sweep's table: one row per grid point, best first (or one row per metric for `train --seeds`)."""
+
+from rich import box
+from rich.table import Table
+
+
+def points_table(points: list[dict], headline: str, title: str) -> Table:
+    """Best first: grid values, runs, failed, the `headline` metric and train loss as mean ± std, min, max.
+
+    One grid point (train --seeds) gets one row per metric instead.
+    """
+    if len(points) == 1 and not points[0]["overrides"]:
+        table = Table(title=title, title_justify="left")
+        for column in ("metric", "mean ± std", "min", "max"):
+            table.add_column(column, justify="left" if column == "metric" else "right")
+        for name, s in points[0]["metrics"].items():
+            if s["mean"] is not None:
+                table.add_row(name, f"{_fmt(s['mean'])} ± {_fmt(s['std'])}", _fmt(s["min"]), _fmt(s["max"]))
+        return table
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    keys = list(points[0]["overrides"])
+    for key in keys:
+        table.add_column(key, no_wrap=True)
+    for column in ("runs", "failed", headline, "min", "max", "train_loss"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for p in points:
+        cells = [str(p["overrides"][k]) for k in keys] + [str(p["runs"]), str(p["failed"])]
+        for name, parts in ((headline, ("mean", "min", "max")), ("train_loss", ("mean",))):
+            s = p["metrics"].get(name) or {"mean": None}
+            if s["mean"] is None:
+                cells += ["-"] * len(parts)
+            else:
+                cells += [f"{_fmt(s['mean'])} ± {_fmt(s['std'])}"] + [_fmt(s[k]) for k in parts[1:]]
+        table.add_row(*cells)
+    return table
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.4g}"
+

@@ -1,0 +1,141 @@
+"""Every bundled config end to end through the CLI, and the CLI's contracts with scripts."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import CONFIGS, ROOT, WINE, write_config
+
+SUMMARY_KEYS = {"run_dir", "task", "epochs", "train_loss", "metrics", "steps", "train_seconds"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_bundled_config_trains_as_shipped_and_eval_reproduces_it(cli, config):
+    summary = cli.train_json(config)
+    assert SUMMARY_KEYS <= set(summary)
+    run_dir = summary["run_dir"]
+    for name in ("config.yaml", "metrics.csv", "checkpoint.pt", "summary.json"):
+        assert (Path(run_dir) / name).is_file()
+    assert json.loads(open(f"{run_dir}/summary.json").read()) == summary
+    for split, metrics in summary["metrics"].items():
+        if metrics:
+            evaluated = json.loads(cli("eval", run_dir, "--split", split, "--json").stdout)
+            assert evaluated == {"run_dir": run_dir, "split": split, "metrics": metrics}
+
+
+@pytest.mark.slow
+def test_shipped_results_are_sensible(cli):
+    wine = cli.train_json(ROOT / "configs" / "wine_mlp.yaml")
+    assert wine["metrics"]["test"]["accuracy"] >= 0.9 and wine["task"] == "classification"
+    cubic = cli.train_json(ROOT / "configs" / "cubic_sine.yaml")
+    assert len(cubic["coefficients"]) == 4 and cubic["coefficients"][1] == pytest.approx(0.857, abs=0.05)
+    assert cubic["metrics"]["test"] == {} and cubic["steps"] == 2000
+    linear = cli.train_json(ROOT / "configs" / "linear_regression.yaml")
+    assert linear["metrics"]["test"]["r2"] > 0.99
+    logistic = cli.train_json(ROOT / "configs" / "logistic_neuron.yaml")
+    assert logistic["metrics"]["train"]["accuracy"] > 0.75
+
+
+def test_human_report_shows_model_loss_table_and_reports(cli):
+    out = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=30", "train.log_every=10",
+              "--out", cli.out).stdout
+    for text in ("total", "148", "device cpu", "train 142 rows", "test 36 rows", "test accuracy",
+                 "classification report: train", "classification report: test", "macro avg", "saved"):
+        assert text in out, text
+    assert [line.split()[0] for line in out.splitlines() if line.strip()[:2] in ("10", "20", "30")][:3] == \
+        ["10", "20", "30"]
+
+
+def test_cubic_prints_the_fitted_polynomial(cli):
+    out = cli("train", ROOT / "configs" / "cubic_sine.yaml", "train.epochs=50", "--out", cli.out).stdout
+    assert "y = " in out and "·x^3" in out
+
+
+def test_json_stdout_is_exactly_one_object(cli):
+    result = cli("train", ROOT / "configs" / "linear_regression.yaml", "train.epochs=2", "--out", cli.out, "--json")
+    assert result.stdout.count("\n") == 1 and isinstance(json.loads(result.stdout), dict)
+
+
+def test_overrides_and_flags_reach_the_run(cli):
+    summary = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=3", "optimizer.lr=1e-3",
+                             "--seed", "5", "--threads", "1")
+    saved = (Path(summary["run_dir"]) / "config.yaml").read_text()
+    assert "lr: 0.001" in saved and "seed: 5" in saved and summary["epochs"] == 3 and summary["threads"] == 1
+
+
+def test_same_seed_identical_metrics(cli):
+    a = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=50")
+    b = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=50")
+    assert a["metrics"] == b["metrics"] and a["train_loss"] == b["train_loss"] and a["run_dir"] != b["run_dir"]
+
+
+def test_eval_on_another_csv(cli, tmp_path):
+    run_dir = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=200")["run_dir"]
+    out = json.loads(cli("eval", run_dir, "--data", WINE, "--json").stdout)
+    assert 0 < out["metrics"]["accuracy"] <= 1
+    (tmp_path / "part.csv").write_text("\n".join(WINE.read_text().splitlines()[:20]).replace(",Hue,", ",Hew,"))
+    result = cli("eval", run_dir, "--data", tmp_path / "part.csv", code=3)
+    assert "feature column 'Hue' not found" in result.stderr
+    (tmp_path / "new.csv").write_text(WINE.read_text().replace("\n3,", "\n4,"))
+    assert "were not among the classes" in cli("eval", run_dir, "--data", tmp_path / "new.csv", code=3).stderr
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["train", "nope.yaml"], 2, "config file not found"),
+    (["train", ROOT / "configs" / "wine_mlp.yaml", "optimizer.lr=-1"], 2, "optimizer.lr"),
+    (["train", ROOT / "configs" / "wine_mlp.yaml", "data.target=Class"], 3, "did you mean 'class'?"),
+    (["train", ROOT / "configs" / "wine_mlp.yaml", "device=cuda:7"], 2, "device: 'cuda:7'"),
+    (["eval", "no/such/run"], 2, "no such run directory"),
+    (["eval", ROOT, "--split", "valid"], 2, "--split"),
+])
+def test_errors_are_one_line_with_an_exit_code(cli, args, code, message):
+    import torch
+
+    if "cuda:7" in str(args) and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has 8 GPUs")
+    result = cli(*args, code=code)
+    assert message in result.stderr and result.stderr.startswith("error: ") and result.stdout == ""
+
+
+def test_diverging_run_exits_5(cli):
+    result = cli("train", ROOT / "configs" / "linear_regression.yaml", "optimizer.lr=1e4", "--out", cli.out, code=5)
+    assert "try a smaller optimizer.lr" in result.stderr
+
+
+def test_check_validates_without_training(cli, tmp_path):
+    out = json.loads(cli("check", ROOT / "configs" / "wine_mlp.yaml", "--json").stdout)
+    assert out["ok"] and out["train_rows"] == 142 and out["classes"] == [1, 2, 3]
+    assert not cli.out.exists()
+    bad = write_config(tmp_path, "data: {source: csv, path: missing.csv, target: y}\nmodel: {kind: mlp}")
+    assert "data file not found" in cli("check", bad, code=3).stderr
+
+
+def run_python(*args, **kw):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, **kw)
+
+
+@pytest.mark.slow
+def test_help_and_check_do_not_import_torch():
+    code = ("import sys; from typer.testing import CliRunner; from nnlab.cli import app; r = CliRunner(); "
+            "assert r.invoke(app, ['--help']).exit_code == 0; "
+            "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml']).exit_code == 0; "
+            "heavy = [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules]; print(heavy)")
+    assert run_python("-c", code).stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_python_dash_m_and_version():
+    result = run_python("-m", "nnlab", "--version")
+    assert result.returncode == 0 and result.stdout.startswith("nnlab ")
+
+
+def test_unexpected_errors_have_no_traceback_unless_debug(cli, monkeypatch):
+    import nnlab.data
+
+    monkeypatch.setattr(nnlab.data, "load_data", lambda *a, **k: 1 / 0)
+    result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "--out", cli.out, code=1)
+    assert "internal error: ZeroDivisionError" in result.stderr and "--debug" in result.stderr

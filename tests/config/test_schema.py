@@ -1,0 +1,44 @@
+"""nnlab schema: a valid JSON Schema that accepts the bundled configs and rejects what validation rejects."""
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+
+from helpers import CONFIGS, ROOT
+from nnlab.config import json_schema, parse_yaml
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_bundled_configs_validate(validator, config):
+    assert list(validator.iter_errors(parse_yaml(config.read_text(), str(config)))) == []
+
+
+@pytest.mark.parametrize("raw", [
+    {"data": {"source": "csv", "path": "x.csv", "target": "y"}, "model": {"kind": "mlp"}, "optimiser": {}},
+    {"data": {"source": "sine"}, "model": {"kind": "polynomial", "degree": 0}},
+    {"data": {"source": "sine"}, "model": {"kind": "mlp"}, "optimizer": {"name": "sgd", "lr": 0}},
+    {"data": {"source": "tsv"}, "model": {"kind": "mlp"}},
+])
+def test_schema_rejects_bad_configs(validator, raw):
+    assert list(validator.iter_errors(raw))
+
+
+@pytest.mark.slow
+def test_schema_command_prints_it_without_importing_torch():
+    code = ("import sys, json; from typer.testing import CliRunner; from nnlab.cli import app; "
+            "out = CliRunner().invoke(app, ['schema']).stdout; json.loads(out); "
+            "print([m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]", done.stderr
+    assert json.loads(subprocess.run([sys.executable, "-m", "nnlab", "schema", "--indent", "0"], capture_output=True,
+                                     text=True, cwd=ROOT).stdout)["title"] == "nnlab config"

@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+
+from helpers import WINE, write_config
+from nnlab.config import load_config
+from nnlab.data import load_data
+from nnlab.data.preprocessing import fit_preprocessing
+from nnlab.data.splits import split_indices
+from nnlab.errors import ConfigError, DataError
+
+
+def csv_config(tmp_path, csv_text: str, extra: str = "", target: str = "label"):
+    (tmp_path / "d.csv").write_text(csv_text)
+    return load_config(write_config(tmp_path, f"data: {{source: csv, path: d.csv, target: {target}}}\n"
+                                               f"model: {{kind: mlp, hidden: [4]}}\n{extra}"))
+
+
+def wine_cfg(tmp_path, *overrides):
+    text = f"seed: 6202\ndata: {{source: csv, path: {WINE}, target: class}}\nmodel: {{kind: mlp}}\n"
+    return load_config(write_config(tmp_path, text), list(overrides))
+
+
+def test_wine_split_is_stratified_80_20_and_standardized_on_train(tmp_path):
+    splits = load_data(wine_cfg(tmp_path))
+    assert (len(splits.X_train), len(splits.X_test)) == (142, 36)
+    assert splits.prep.classes == [1, 2, 3] and splits.n_outputs == 3
+    assert np.bincount(splits.y_test).tolist() == [12, 14, 10]  # 59/71/48 rows: 20% of each
+    assert np.allclose(splits.X_train.mean(0), 0, atol=1e-5) and np.allclose(splits.X_train.std(0), 1, atol=1e-4)
+    assert not np.allclose(splits.X_test.mean(0), 0, atol=1e-3)  # the scaler never saw the test rows
+    from sklearn.preprocessing import StandardScaler
+
+    table = np.loadtxt(WINE, delimiter=",", skiprows=1)
+    train_idx, _ = split_indices(table[:, 0].astype(int), len(table), 0.2, 6202)
+    scaler = StandardScaler().fit(table[train_idx, 1:])
+    assert np.allclose(splits.prep.mean, scaler.mean_) and np.allclose(splits.prep.scale, scaler.scale_)
+
+
+def test_same_seed_same_split_other_seed_other_split(tmp_path):
+    a, b = load_data(wine_cfg(tmp_path)), load_data(wine_cfg(tmp_path))
+    c = load_data(wine_cfg(tmp_path, "seed=1"))
+    assert np.array_equal(a.X_test, b.X_test) and not np.array_equal(a.X_test, c.X_test)
+
+
+def test_test_size_zero_keeps_every_row(tmp_path):
+    splits = load_data(wine_cfg(tmp_path, "data.test_size=0"))
+    assert len(splits.X_train) == 178 and len(splits.X_test) == 0
+
+
+def test_string_labels_are_encoded_and_kept(tmp_path):
+    rows = "\n".join(f"{i},{i % 7},{'malignant' if i % 3 else 'benign'}" for i in range(30))
+    splits = load_data(csv_config(tmp_path, "a,b,label\n" + rows))
+    assert splits.prep.classes == ["benign", "malignant"]
+    assert set(np.unique(splits.y_train)) == {0, 1}
+
+
+def test_fit_preprocessing_constant_column_scale_is_one():
+    prep = fit_preprocessing(np.array([[1.0, 2.0], [1.0, 4.0]], dtype=np.float32), None, True)
+    assert prep.scale.tolist() == [1.0, 1.0] and prep.mean.tolist() == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("csv_text, extra, message", [
+    ("a,b,label\n", "", "has a header but no data rows"),
+    ("", "", "the file is empty"),
+    ("a;b;label\n1;2;x\n", "", "set data.sep: ';'"),
+    ("a,b,label\n1,oops,x\n2,3,y\n", "", "column 'b' line 2: 'oops' is not a number"),
+    ("a,b,label\n1,,x\n2,3,y\n,4,x\n", "", "missing or infinite values in 'a': 1, 'b': 1"),
+    ("a,b,label\n1,2,x\n2,3,y,4\n", "", "ragged row"),
+    ("a,b,label\n1,2,x\n2,3\n3,4,y\n", "", "ragged row: line 3 has 2 values but the header has 3"),
+    ("a,b,label\n1,inf,x\n2,3,y\n-inf,1,x\n4,1e400,y\n", "", "missing or infinite values in 'a': 1, 'b': 2"),
+    ("a,a,label\n1,2,x\n", "", "column 'a' appears twice"),
+    ("a,b,Label\n1,2,x\n", "", "target column 'label' not found (did you mean 'Label'?)"),
+    ("a,b,label\n1,2,x\n3,4,x\n", "", "has a single class"),
+    ("a,b,label\n" + "1,2,x\n" * 5 + "1,2,y\n" * 5 + "1,2,z\n", "data: {test_size: 0.1}", None),
+])
+def test_bad_csv_is_a_data_error_naming_file_and_column(tmp_path, csv_text, extra, message):
+    if message is None:  # 2 test rows for 3 classes
+        csv_text, extra, message = csv_text, "", "raise test_size so every class is held out"
+        (tmp_path / "d.csv").write_text(csv_text)
+        cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label, "
+                                                  "test_size: 0.1}\nmodel: {kind: mlp}"))
+        with pytest.raises(DataError, match=message):
+            load_data(cfg)
+        return
+    with pytest.raises(DataError) as info:
+        load_data(csv_config(tmp_path, csv_text, extra))
+    assert "d.csv" in str(info.value) and message in str(info.value), str(info.value)
+
+
+def test_non_utf8_file(tmp_path):
+    (tmp_path / "d.csv").write_bytes("a,b,label\n1,2,caf\xe9\n".encode("latin-1"))
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label}\nmodel: {kind: mlp}"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_data(cfg)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    rows = "".join(f"{i},{i % 5},{'xy'[i % 2]}\n" for i in range(20))
+    (tmp_path / "d.csv").write_bytes(("a,b,label\n" + rows).encode("utf-8-sig"))
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label}\nmodel: {kind: mlp}"))
+    assert load_data(cfg).feature_names == ["a", "b"]
+
+
+def test_dropna_drops_incomplete_rows(tmp_path):
+    rows = "a,b,label\n" + "".join(f"{i},{i},{'xy'[i % 2]}\n" for i in range(20)) + "1,,x\n"
+    (tmp_path / "d.csv").write_text(rows)
+    cfg = load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label, dropna: true}\n"
+                                             "model: {kind: mlp}"))
+    splits = load_data(cfg)
+    assert len(splits.X_train) + len(splits.X_test) == 20
+
+
+def test_logistic_model_refuses_three_classes(tmp_path):
+    with pytest.raises(ConfigError, match="handles 2 classes"):
+        load_data(wine_cfg(tmp_path, "model.kind=logistic", "loss=bce"))
+
+
+def test_bce_refuses_three_classes(tmp_path):
+    with pytest.raises(ConfigError, match="bce needs 2 classes"):
+        load_data(wine_cfg(tmp_path, "loss=bce"))
+
+
+def test_polynomial_on_a_many_column_csv(tmp_path):
+    with pytest.raises(ConfigError, match="takes 1 input feature"):
+        load_data(wine_cfg(tmp_path, "model.kind=polynomial", "loss=mse"))
+
+
+def test_label_encoding_is_vectorized_and_matches_a_per_row_reference():
+    from nnlab.data.preprocessing import Preprocessing
+    from nnlab.data.preprocessing import unique_inverse as _unique_inverse
+
+    rng = np.random.default_rng(0)
+    for labels in (rng.integers(1, 4, 1000), np.array(rng.choice(["b", "a", "c"], 1000), dtype=object)):
+        distinct, inverse = _unique_inverse(labels)
+        assert [distinct[i] for i in inverse] == labels.tolist()
+        prep = fit_preprocessing(np.zeros((len(labels), 1), np.float32), labels, False)
+        assert prep.classes == sorted(set(labels.tolist()))
+        codes = prep.encode(labels, "here")
+        assert codes.tolist() == [prep.classes.index(v) for v in labels.tolist()]
+    with pytest.raises(DataError, match="labels 'z' were not among"):
+        Preprocessing(classes=["a", "b"]).encode(np.array(["a", "z"], dtype=object), "here")
+
+
+@pytest.mark.parametrize("dropna", [False, True])
+def test_a_short_row_is_ragged_even_with_dropna(tmp_path, dropna):
+    from nnlab.data.csvfile import read_csv
+
+    (tmp_path / "d.csv").write_text("a,b,label\n1,2,x\n2,3\n3,4,y\n")
+    with pytest.raises(DataError, match="ragged row: line 3 has 2 values"):
+        read_csv(tmp_path / "d.csv", "label", None, ",", dropna=dropna)
+
+
+def test_load_many_reads_once_per_data_and_seed_and_matches_load_data(tmp_path, monkeypatch):
+    import nnlab.data.csvfile
+    from nnlab.data import load_many
+
+    calls = []
+    real = nnlab.data.csvfile.read_csv
+    monkeypatch.setattr(nnlab.data.csvfile, "read_csv", lambda *a, **k: calls.append(a) or real(*a, **k))
+    cfgs = [wine_cfg(tmp_path, f"seed={seed}", f"optimizer.lr={lr}") for lr in (0.01, 0.1) for seed in (1, 2)]
+    loaded = load_many(cfgs)
+    assert len(calls) == 2  # two seeds, two splits; the grid points share them
+    assert loaded[0] is loaded[2] and loaded[0] is not loaded[1]
+    for cfg, splits in zip(cfgs, loaded):
+        alone = load_data(cfg)
+        assert np.array_equal(splits.X_train, alone.X_train) and np.array_equal(splits.y_test, alone.y_test)

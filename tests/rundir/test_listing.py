@@ -1,0 +1,62 @@
+"""nnlab runs and nnlab compare: reading run directories back, including broken ones."""
+
+import json
+from pathlib import Path
+
+from helpers import ROOT
+
+LINEAR = ROOT / "configs" / "linear_regression.yaml"
+
+
+def test_runs_lists_newest_first_with_overrides_metrics_and_status(cli):
+    first = cli.train_json(LINEAR, "train.epochs=2")
+    second = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=3", "--seed", "4")
+    rows = json.loads(cli("runs", cli.out, "--json").stdout)
+    assert [r["path"] for r in rows] == [second["run_dir"], first["run_dir"]]
+    assert rows[0]["overrides"] == ["train.epochs=3", "seed=4"] and rows[0]["status"] == "finished"
+    assert rows[0]["metrics"] == second["metrics"] and rows[0]["epochs"] == 3 and rows[0]["model"] == "mlp 5-5-5 relu"
+    assert rows[1]["name"] == "linear-regression" and rows[1]["train_loss"] == first["train_loss"]
+    table = cli("runs", cli.out).stdout
+    assert Path(second["run_dir"]).name in table and "seed=4" in table and "test acc" in table
+
+
+def test_runs_filters_by_name_and_shows_broken_runs_without_crashing(cli):
+    done = cli.train_json(LINEAR, "train.epochs=2")
+    crashed = cli.out / "wine-mlp-20260101-000000"
+    crashed.mkdir()
+    (crashed / "config.yaml").write_text("name: wine-mlp\nmodel: {kind: mlp, hidden: [5]}\n")
+    garbled = cli.out / "linear-regression-20200101-000000"
+    garbled.mkdir()
+    (garbled / "summary.json").write_text("{not json")
+    stopped = cli.out / "linear-regression-20200101-000001"
+    stopped.mkdir()
+    (stopped / "summary.json").write_text(json.dumps({"status": "interrupted", "epochs": 7}))
+    rows = {r["run"]: r for r in json.loads(cli("runs", cli.out, "--json").stdout)}
+    assert rows[crashed.name]["status"] == "no summary" and rows[crashed.name]["model"] == "mlp 5"
+    assert rows[stopped.name]["status"] == "interrupted" and rows[stopped.name]["epochs"] == 7
+    assert rows[garbled.name]["status"] == "unreadable summary"
+    only = json.loads(cli("runs", cli.out, "--name", "linear", "--json").stdout)
+    assert {r["run"] for r in only} == {Path(done["run_dir"]).name, garbled.name, stopped.name}
+    assert [r["run"] for r in json.loads(cli("runs", cli.out, "-n", "wine*", "--json").stdout)] == [crashed.name]
+    assert "no runs in" in cli("runs", cli.out, "--name", "zzz").stdout
+
+
+def test_runs_on_a_missing_folder_is_a_usage_error(cli, tmp_path):
+    assert "no such folder" in cli("runs", tmp_path / "nope", code=2).stderr
+
+
+def test_compare_shows_config_differences_and_metrics_side_by_side(cli):
+    a = cli.train_json(LINEAR, "train.epochs=2")
+    b = cli.train_json(LINEAR, "train.epochs=3", "optimizer.lr=0.01")
+    compared = json.loads(cli("compare", a["run_dir"], b["run_dir"], "--json").stdout)
+    assert compared["config"] == {"optimizer.lr": [0.03, 0.01], "train.epochs": [2, 3]}
+    assert compared["metrics"]["train_loss"] == [a["train_loss"], b["train_loss"]]
+    assert compared["metrics"]["metrics.test.r2"] == [a["metrics"]["test"]["r2"], b["metrics"]["test"]["r2"]]
+    out = cli("compare", a["run_dir"], b["run_dir"]).stdout
+    assert "config differences" in out and "optimizer.lr" in out and "results" in out
+
+
+def test_compare_needs_two_run_directories(cli, tmp_path):
+    run = cli.train_json(LINEAR, "train.epochs=2")["run_dir"]
+    assert "at least two" in cli("compare", run, code=2).stderr
+    assert "no such run directory" in cli("compare", run, tmp_path / "nope", code=2).stderr

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from helpers import ROOT, write_config
+from nnlab.config import load_config
+from nnlab.data import load_data
+from nnlab.errors import DivergedError
+from nnlab.scoring.metrics import assess_splits
+from nnlab.training.device import choose_threads
+from nnlab.training.loop import fit
+from nnlab.training.setup import prepare
+
+
+def run(cfg):
+    splits = load_data(cfg)
+    setup = prepare(cfg, splits)
+    result = fit(setup, cfg.train)
+    return splits, setup, result
+
+
+def config(tmp_path, text, *overrides):
+    return load_config(write_config(tmp_path, text), list(overrides))
+
+
+LINEAR = "data: {source: linear, n_samples: 400, weights: [1.5, -2.0, 0.7], bias: -1.0, noise: 0.5}\n" \
+         "model: {kind: linear}\noptimizer: {lr: 0.1}\ntrain: {epochs: 400}\n"
+
+
+def test_linear_model_reaches_the_least_squares_fit(tmp_path):
+    """Gradient descent on standardized data lands on scikit-learn's closed-form LinearRegression."""
+    from sklearn.linear_model import LinearRegression
+
+    cfg = config(tmp_path, LINEAR)
+    splits, setup, _ = run(cfg)
+    learned = assess_splits(setup.model, cfg, splits, setup.tensors).parameters["learned"]
+    raw_X = splits.X_train * splits.prep.scale + splits.prep.mean
+    ols = LinearRegression().fit(raw_X, splits.y_train[:, 0])
+    assert np.allclose(learned["weights"], ols.coef_, atol=1e-3)
+    assert learned["bias"] == pytest.approx(ols.intercept_, abs=1e-3)
+
+
+def test_cubic_least_squares_optimum_is_a_stationary_point_of_our_loss(tmp_path):
+    """The notebook's numbers from numpy's lstsq; at that point nnlab's SSE is 8.817 and flat."""
+    cfg = load_config(ROOT / "configs" / "cubic_sine.yaml")
+    splits = load_data(cfg)
+    x, y = splits.X_train[:, 0].astype(np.float64), splits.y_train[:, 0].astype(np.float64)
+    coef, *_ = np.linalg.lstsq(np.vander(x, 4, increasing=True), y, rcond=None)
+    assert coef[1] == pytest.approx(0.857, abs=1e-3) and coef[3] == pytest.approx(-0.0933, abs=1e-4)
+    setup = prepare(cfg, splits)
+    model = setup.model.double()
+    with torch.no_grad():
+        model.coefficients.copy_(torch.tensor(coef)[:, None])
+    X, Y = torch.tensor(x)[:, None], torch.tensor(y)[:, None]
+    loss = setup.loss_fn(model(X), Y)
+    loss.backward()
+    assert loss.item() == pytest.approx(8.817, abs=1e-3)
+    assert model.coefficients.grad.abs().max().item() < 1e-6
+
+
+@pytest.mark.slow
+def test_shipped_cubic_recipe_gets_close_to_the_optimum():
+    cfg = load_config(ROOT / "configs" / "cubic_sine.yaml")
+    splits, setup, result = run(cfg)
+    losses = [row["train_loss"] for row in result.history]
+    assert losses == sorted(losses, reverse=True) and len(losses) == 20  # a row every 100 of 2000 steps
+    assert 8.817 < losses[-1] < 15
+    b, d = setup.model.coefficients[1, 0].item(), setup.model.coefficients[3, 0].item()
+    assert b == pytest.approx(0.857, abs=0.05) and d == pytest.approx(-0.0933, abs=0.01)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    text = LINEAR + "train: {epochs: 5, batch_size: 32}\n"
+    text = text.replace("train: {epochs: 400}\n", "")
+    a = run(config(tmp_path, text))[2].history
+    b = run(config(tmp_path, text))[2].history
+    c = run(config(tmp_path, text, "seed=1"))[2].history
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(a) == strip(b) and strip(a) != strip(c)
+
+
+def test_minibatches_count_steps_and_log_rows(tmp_path):
+    cfg = config(tmp_path, LINEAR, "train.epochs=7", "train.batch_size=32", "train.log_every=3")
+    _, _, result = run(cfg)
+    assert result.steps == 7 * 10  # 320 train rows in batches of 32
+    assert [row["epoch"] for row in result.history] == [3, 6, 7]
+    assert set(result.history[0]) == {"epoch", "train_loss", "test_loss", "test_r2", "seconds"}
+    assert all(isinstance(v, (int, float)) for row in result.history for v in row.values())
+
+
+def test_divergence_stops_with_the_epoch_and_step(tmp_path):
+    cfg = config(tmp_path, LINEAR, "optimizer.lr=1e6", "train.epochs=50")
+    with pytest.raises(DivergedError, match=r"at epoch (\d+), step \1; try a smaller optimizer.lr"):
+        run(cfg)
+
+
+def test_logged_accuracy_matches_scikit_learn(tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    cfg = config(tmp_path, "data: {source: logistic, n_samples: 200}\nmodel: {kind: logistic}\n"
+                           "train: {epochs: 30}\noptimizer: {lr: 0.5}")
+    splits, setup, result = run(cfg)
+    with torch.no_grad():
+        predicted = (setup.model(setup.tensors[2]) > 0).long().numpy()[:, 0]
+    assert result.history[-1]["test_accuracy"] == pytest.approx(accuracy_score(splits.y_test[:, 0], predicted))
+
+
+def test_threads_one_for_tiny_models_more_for_large_steps():
+    assert choose_threads(None, n_params=148, batch_rows=142) == 1
+    assert choose_threads(3, n_params=148, batch_rows=142) == 3
+    assert choose_threads(None, n_params=10_000_000, batch_rows=1024) >= 1

@@ -1,0 +1,40 @@
+"""Tables of what is read back from run directories: past runs, runs compared, a reproduction, predictions."""
+
+import io
+
+import pandas as pd
+from rich.console import Console
+
+from nnlab.views.listing import compare_table, predictions_table, reproduce_table, runs_table
+
+
+def render(table, width=200) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    console.print(table)
+    return console.file.getvalue()
+
+
+def test_runs_table_shows_the_headline_metric_of_the_test_split_else_train():
+    rows = [{"run": "wine-1", "time": "2026-12-01 10:00:00", "model": "mlp 5-5-5 relu", "overrides": ["seed=3"],
+             "epochs": 1000, "train_loss": 0.0136, "metrics": {"test": {"accuracy": 1.0}}, "status": "finished"},
+            {"run": "cubic-1", "time": "2026-12-01 09:00:00", "model": "polynomial degree 3", "overrides": [],
+             "epochs": 2000, "train_loss": 12.27, "metrics": {"train": {"r2": 0.99}, "test": {}},
+             "status": "interrupted"}]
+    text = render(runs_table(rows))
+    assert "test acc 1.0000" in text and "train R² 0.9900" in text and "seed=3" in text and "interrupted" in text
+    assert "12-01 10:00" in text
+
+
+def test_compare_and_reproduce_tables_put_values_side_by_side():
+    text = render(compare_table(["a", "b"], [("optimizer.lr", [0.05, 0.1]), ("seed", [None, 3])], "config"))
+    assert "optimizer.lr" in text and "0.05" in text and "0.1" in text and "—" in text
+    text = render(reproduce_table([{"key": "train_loss", "recorded": 0.5, "reproduced": 0.5},
+                                   {"key": "metrics.test.accuracy", "recorded": 1.0, "reproduced": 0.9}]))
+    assert "identical" in text and "differs" in text and "-0.1" in text
+
+
+def test_predictions_table_shows_predictions_first_and_counts_hidden_inputs():
+    frame = pd.DataFrame({f"x{i}": [str(i)] * 3 for i in range(8)})
+    frame["prediction"], frame["proba_1"] = ["1", "2", "1"], [0.91234, 0.1, 0.8]
+    text = render(predictions_table(frame, n=2))
+    assert "first 2 of 3 rows" in text and "0.9123" in text and "(+3 input columns in the file)" in text
