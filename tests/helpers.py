@@ -103,3 +103,75 @@ def fork_cli(args: list, stderr: Path | None = None) -> int:
 
 def alive(pid: int) -> bool:
     return os.waitpid(pid, os.WNOHANG) == (0, 0)
+
+
+def _set(path: str, value):
+    """An edit that sets a dotted key of a checkpoint payload (value DELETE removes it)."""
+    def edit(payload):
+        *parents, last = path.split(".")
+        target = payload
+        for key in parents:
+            target = target[key]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value(target[last]) if callable(value) else value
+    return edit
+
+
+DELETE = object()
+# Checkpoints of the wine run (classification, 13 standardized features, 3 classes) edited the way a hostile or
+# careless hand would, their sha256 fixed up: (id, edit, a word the error must contain). Each is exit 4.
+CRAFTED = [
+    ("no-n_features", _set("n_features", DELETE), "n_features"),
+    ("n_features-zero", _set("n_features", 0), "n_features"),
+    ("n_features-text", _set("n_features", "13"), "n_features"),
+    ("n_features-bool", _set("n_features", True), "n_features"),
+    ("n_features-too-many", _set("n_features", 14), "feature_names"),
+    ("no-n_outputs", _set("n_outputs", DELETE), "n_outputs"),
+    ("n_outputs-wrong", _set("n_outputs", 2), "n_outputs"),
+    ("no-feature_names", _set("feature_names", DELETE), "feature_names"),
+    ("feature_names-short", _set("feature_names", lambda v: v[:-1]), "feature_names"),
+    ("feature_names-numbers", _set("feature_names", lambda v: list(range(len(v)))), "feature_names"),
+    ("no-target_name", _set("target_name", DELETE), "target_name"),
+    ("target_name-other", _set("target_name", "Class"), "target_name"),
+    ("mean-short", _set("preprocessing.mean", lambda v: v[:-1]), "preprocessing.mean"),
+    ("mean-long", _set("preprocessing.mean", lambda v: v + [0.0]), "preprocessing.mean"),
+    ("mean-missing", _set("preprocessing.mean", None), "preprocessing.mean"),
+    ("mean-text", _set("preprocessing.mean", "abc"), "preprocessing.mean"),
+    ("mean-nan", _set("preprocessing.mean", lambda v: [float("nan")] + v[1:]), "preprocessing.mean"),
+    ("scale-zero", _set("preprocessing.scale", lambda v: [0.0] + v[1:]), "preprocessing.scale"),
+    ("scale-inf", _set("preprocessing.scale", lambda v: [float("inf")] + v[1:]), "preprocessing.scale"),
+    ("classes-one", _set("preprocessing.classes", [1]), "preprocessing.classes"),
+    ("classes-repeated", _set("preprocessing.classes", [1, 1, 2]), "preprocessing.classes"),
+    ("classes-missing", _set("preprocessing.classes", None), "preprocessing.classes"),
+    ("no-preprocessing", _set("preprocessing", DELETE), "preprocessing"),
+    ("preprocessing-list", _set("preprocessing", [1, 2]), "preprocessing"),
+    ("no-model_state", _set("model_state", DELETE), "model_state"),
+    ("model_state-text", _set("model_state", "weights"), "model_state"),
+    ("model_state-list", _set("model_state", lambda v: {k: t.tolist() for k, t in v.items()}), "model_state"),
+    ("tensor-missing", _set("model_state", lambda v: {k: t for k, t in v.items() if k != "2.bias"}), "2.bias"),
+    ("tensor-shape", _set("model_state", lambda v: {**v, "2.weight": v["2.weight"][:3]}), "2.weight"),
+    ("tensor-extra", _set("model_state", lambda v: {**v, "9.weight": v["0.weight"]}), "9.weight"),
+    ("threads-zero", _set("threads", 0), "threads"),
+    ("threads-text", _set("threads", "many"), "threads"),
+    ("no-config", _set("config", DELETE), "config"),
+    ("config-invalid", _set("config", lambda c: {**c, "model": {"kind": "nope"}}), "unknown kind"),
+    ("no-format", _set("format", DELETE), "format"),
+]
+
+
+def craft_checkpoint(run_dir: Path, edit) -> None:
+    """Rewrite RUN/checkpoint.pt with `edit(payload)` applied and its sha256 record fixed up, as an attacker would."""
+    import io
+
+    import torch
+
+    from nnlab.rundir.safefile import write_verified
+
+    path = Path(run_dir) / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    write_verified(path, buffer.getvalue())
