@@ -6,7 +6,10 @@ from nnlab.training.group import TrialResult, train_group
 
 
 def run_groups(trials: list, splits: list, groups: list, on_group=None, stop=None) -> tuple[list, float]:
-    """Train every group in this process, in order: the results in trial order and the total loop seconds."""
+    """Train every group in this process, in order: the results in trial order and the total loop seconds.
+
+    `on_group(group, results)` runs as each group finishes (its results in the order of `group.trials`).
+    """
     results: list[TrialResult | None] = [None] * len(trials)
     start = time.perf_counter()
     for group in groups:
@@ -15,5 +18,5 @@ def run_groups(trials: list, splits: list, groups: list, on_group=None, stop=Non
         for i, result in zip(group.trials, out):
             results[i] = result
         if on_group:
-            on_group(group)
+            on_group(group, out)
     return results, time.perf_counter() - start

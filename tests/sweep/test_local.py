@@ -18,8 +18,9 @@ def test_results_come_back_in_trial_order_whatever_the_grouping():
     splits = load_many([t.cfg for t in trials])
     groups = plan(trials, splits)
     seen = []
-    results, seconds = run_groups(trials, splits, groups, on_group=seen.append)
-    assert seen == groups and seconds > 0
+    results, seconds = run_groups(trials, splits, groups, on_group=lambda group, out: seen.append((group, out)))
+    assert [group for group, _ in seen] == groups and seconds > 0
+    assert all(out == [results[i] for i in group.trials] for group, out in seen)
     assert [r.fit.steps for r in results] == [4 * 9, 4 * 9, 4, 4]  # 142 rows in batches of 16: 9 a epoch
 
 
