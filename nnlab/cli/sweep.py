@@ -65,18 +65,17 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop, SweepFolder.claim(Path(out), trials, splits, groups, kind) as folder:
-        def show_group(group, results):
-            folder.add(group, results)
+        def show_group(group):
             if talk:
                 progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
 
         if scheduler is None and workers is None:
-            results, seconds, where = _in_process(trials, splits, groups, show_group, stop)
+            results, seconds, where = _in_process(trials, splits, groups, show_group, folder.add, stop)
             signum = stop.signum
         else:
             bar = progress.is_terminal and not quiet
             trials, splits, groups, results, seconds, signum = _on_cluster(
-                trials, splits, groups, scheduler, workers, progress, show_group, bar=bar)
+                trials, splits, groups, scheduler, workers, progress, show_group, folder.add, bar=bar)
         signum = signum or stop.signum
         if signum and not folder.saved:
             raise Interrupted(f"interrupted{where}: none of the {planned} runs had finished; nothing saved", signum)
@@ -92,19 +91,19 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
                           f"{parent}", signum)
 
 
-def _in_process(trials, splits, groups, on_group, stop):
-    """Every group in this process; a signal stops the group in training after its current step (the groups
-    before it were saved by on_group): (results or None, seconds or None, ' by SIGINT at ...' or '')."""
+def _in_process(trials, splits, groups, on_group, on_results, stop):
+    """Every group in this process; a signal stops the run in training after its current step (the runs before
+    it were saved by on_results): (results or None, seconds or None, ' by SIGINT at ...' or '')."""
     from nnlab.errors import Interrupted
     from nnlab.sweep.local import run_groups
 
     try:
-        return (*run_groups(trials, splits, groups, on_group=on_group, stop=stop), "")
+        return (*run_groups(trials, splits, groups, on_group=on_group, stop=stop, on_results=on_results), "")
     except Interrupted as e:
         return None, None, f" by {e}"
 
 
-def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, bar: bool):
+def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, keep, bar: bool):
     """dask_tasks.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal.
 
     Ctrl-C or SIGTERM cancels what is left: (the trials that finished, their splits, groups and results,
@@ -119,7 +118,8 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
 
     with signals_interrupt() as caught, open_client(scheduler, workers) as client:
         if not bar:
-            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group)
+            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group,
+                                                                  on_results=keep)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -132,8 +132,8 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
                     live.update(bar_id, completed=p.done + p.failed,
                                 counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
 
-                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups,
-                                                                      on_progress=update, on_group=show_group)
+                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_progress=update,
+                                                                      on_group=show_group, on_results=keep)
     signum = (caught.signum or 2) if interrupted else 0
     planned = len(trials)
     if interrupted:

@@ -73,7 +73,7 @@ def _writer_alive(pid: int) -> bool:
 def remove_stale_temporaries(folder: Path, legacy_of: str | None = None) -> list[Path]:
     """Delete the temporaries of writers that are gone from `folder`; returns what was removed.
 
-    A live writer's temporary is left alone. Old-style `.NAME.tmp` files (no pid) are removed for every NAME,
+    A live writer's temporary is left alone, a link planted under a temporary's name never. Old-style `.NAME.tmp` files (no pid) are removed for every NAME,
     or, with `legacy_of`, only for that name (outside a run directory such a name may be someone else's).
     """
     removed = []
@@ -86,7 +86,9 @@ def remove_stale_temporaries(folder: Path, legacy_of: str | None = None) -> list
         if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
             continue
         match = _TEMPORARY.match(name)
-        if match:
+        if entry.is_symlink():  # nnlab's temporaries are regular files: a link there was planted
+            stale = True
+        elif match:
             stale = not _writer_alive(int(match["pid"]))
         else:
             stale = legacy_of is None or name == f".{legacy_of}{TMP_SUFFIX}"

@@ -8,7 +8,7 @@ aggregates.
       g00-seed0/ ...              a normal run directory each (`nnlab eval` and `nnlab reproduce` open it)
 
     with SweepFolder.claim(out, trials, splits, groups, kind) as folder:  # before training: fails now if unwritable
-        ... folder.add(group, results) as each group finishes ...
+        ... folder.add(indices, results) as runs finish ...
         summary = folder.close(seconds)                                 # the aggregates
 
 Leaving the block on an error (a disk that fills up, an interrupt) still writes the aggregates of the runs
@@ -51,9 +51,9 @@ class SweepFolder:
         path = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
         return cls(path, take_folder(path, created=True), trials, splits, groups, kind)
 
-    def add(self, group: Group, results: list[TrialResult]) -> None:
-        """The sub-runs of a group that finished (`results` in the order of `group.trials`)."""
-        for i, result in zip(group.trials, results):
+    def add(self, indices: list[int], results: list[TrialResult]) -> None:
+        """Save the sub-runs of trials that finished (`results` in the order of `indices`)."""
+        for i, result in zip(indices, results):
             self._save(i, result)
 
     def _save(self, i: int, result: TrialResult | None) -> None:

@@ -91,11 +91,11 @@ def _signal_after_groups(monkeypatch, n_groups: int, signum: int, before_save: b
 
     real, seen = SweepFolder.add, []
 
-    def add(self, group, results):
-        seen.append(group)
+    def add(self, indices, results):
+        seen.append(indices)
         if before_save and len(seen) == n_groups:
             os.kill(os.getpid(), signum)  # arrives while the group is being saved
-        real(self, group, results)
+        real(self, indices, results)
         if not before_save and len(seen) == n_groups:
             os.kill(os.getpid(), signum)
 
@@ -111,6 +111,14 @@ def test_a_signal_keeps_the_groups_that_finished_and_says_so(cli, monkeypatch, s
     assert f"2 of 6 runs had finished; saved them in {summary['run_dir']}" in result.stderr
     assert "error: interrupted by SIG" in result.stderr and " at epoch 1" in result.stderr
     assert _loadable(Path(summary["run_dir"])) == ["g00-seed0", "g00-seed1"]
+
+
+def test_a_signal_in_a_sequential_group_keeps_each_run_that_finished(cli, monkeypatch):
+    _signal_after_groups(monkeypatch, 3, 2)
+    result = cli(*GROUPS3, "--no-vectorize", "--out", cli.out, "--json", code=130)
+    summary = json.loads(result.stdout)
+    assert summary["runs"] == 3 and "3 of 6 runs had finished" in result.stderr
+    assert _loadable(Path(summary["run_dir"])) == ["g00-seed0", "g00-seed1", "g01-seed0"]
 
 
 def test_a_signal_during_a_groups_save_lets_the_save_finish(cli, monkeypatch):
