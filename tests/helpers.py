@@ -82,13 +82,23 @@ def wait_for(path: Path, process_alive, timeout: float = 60.0, after_ns: int = -
         time.sleep(0.002)
 
 
-def fork_cli(args: list, stderr: Path | None = None) -> int:
-    """Run `nnlab ARGS` in a forked child (torch already imported: no start-up cost); its pid."""
+def fork_cli(args: list, stderr: Path | None = None, stdout=None, gate: int | None = None) -> int:
+    """Run `nnlab ARGS` in a forked child (torch already imported: no start-up cost); its pid.
+
+    `stdout`: a path, a file descriptor (a pipe's write end) or None (/dev/null). `gate`: a pipe's read end; the
+    child waits for one byte on it first, so that many children start at the same instant.
+    """
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 70
         try:
-            sys.stdout = open(os.devnull, "w")  # pytest's capture objects are not the child's to use
+            if gate is not None:
+                os.read(gate, 1)
+            if isinstance(stdout, int):
+                os.dup2(stdout, 1)
+                sys.stdout = open(1, "w", closefd=False)
+            else:
+                sys.stdout = open(stdout or os.devnull, "w")  # pytest's capture objects are not the child's to use
             sys.stderr = open(stderr or os.devnull, "w", buffering=1)
             from nnlab.cli import app
 
@@ -99,6 +109,10 @@ def fork_cli(args: list, stderr: Path | None = None) -> int:
             sys.stderr.flush()
             os._exit(code)
     return pid
+
+
+def exit_code(pid: int) -> int:
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def alive(pid: int) -> bool:

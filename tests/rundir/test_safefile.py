@@ -88,15 +88,25 @@ def test_a_link_planted_at_the_temporary_or_the_target_is_never_followed(tmp_pat
     victim.write_text("precious")
     folder = tmp_path / "run"
     folder.mkdir()
-    tokens = iter(["deadbeef", "0badf00d"])
+    tokens = iter(["deadbeef", "0badf00d", "0badf00e"])
     monkeypatch.setattr(safefile.secrets, "token_hex", lambda n: next(tokens))
+    real_cleanup = safefile.remove_stale_temporaries
+
+    def cleanup_then_plant(folder, legacy_of=None):  # the attacker plants right after the cleanup: a race won
+        removed = real_cleanup(folder, legacy_of)
+        (folder / f".summary.json.{os.getpid()}-deadbeef.tmp").symlink_to(victim)  # the name nnlab draws first
+        return removed
+
+    monkeypatch.setattr(safefile, "remove_stale_temporaries", cleanup_then_plant)
     (folder / ".summary.json.tmp").symlink_to(victim)  # the name nnlab used before
-    (folder / f".summary.json.{os.getpid()}-deadbeef.tmp").symlink_to(victim)  # the name it draws first
     (folder / "summary.json").symlink_to(victim)
     write_atomic(folder / "summary.json", b"{}")
     assert victim.read_text() == "precious"
     assert not (folder / "summary.json").is_symlink() and (folder / "summary.json").read_bytes() == b"{}"
-    assert sorted(p.name for p in folder.iterdir()) == ["summary.json"]  # the links are removed (not their targets)
+    assert not (folder / ".summary.json.tmp").exists()  # removed (the link, not its target)
+    monkeypatch.setattr(safefile, "remove_stale_temporaries", real_cleanup)
+    write_atomic(folder / "summary.json", b"{}")
+    assert sorted(p.name for p in folder.iterdir()) == ["summary.json"]  # the next write clears the raced link
 
 
 def test_temporaries_of_dead_writers_go_on_the_next_write_and_a_live_writers_stay(tmp_path):
