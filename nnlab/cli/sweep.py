@@ -57,14 +57,14 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     groups = plan(trials, splits, vectorize=vectorize)
     talk = not (json_out or quiet)
     progress = stderr()
-    if talk:
-        progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
-                       f"in {len(groups)} group(s)")
-
     planned, where = len(trials), ""
     # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop, SweepFolder.claim(Path(out), trials, splits, groups, kind) as folder:
+        if talk:
+            progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
+                           f"in {len(groups)} group(s)")
+
         def show_group(group):
             if talk:
                 progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")

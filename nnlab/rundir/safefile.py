@@ -125,11 +125,18 @@ def _write_record(path: Path, hashes: list[str]) -> None:
 
 def write_verified(path: Path, data: bytes) -> None:
     """write_atomic plus a sha256 record that matches the file on disk at every moment."""
-    new = sha256_of(data)
+    new, before = sha256_of(data), _recorded(path)
     # While the file is replaced, the record accepts the new hash and every hash it accepted so far:
     # one of those is the file on disk now (the last save may itself have been killed halfway).
-    _write_record(path, list(dict.fromkeys([new, *_recorded(path)])))
-    write_atomic(path, data)
+    _write_record(path, list(dict.fromkeys([new, *before])))
+    try:
+        write_atomic(path, data)
+    except OSError:  # the file stayed as it was: so does its record (no record for a file never written)
+        try:
+            _write_record(path, before) if before else record_path(path).unlink(missing_ok=True)
+        except OSError:
+            pass  # a full disk may refuse it: the record still accepts the file on disk
+        raise
     _write_record(path, [new])
 
 

@@ -129,3 +129,27 @@ def test_an_interrupt_while_writing_leaves_no_temporary(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "metrics.csv", b"epoch\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_record_as_it_was(tmp_path, monkeypatch):
+    import hashlib
+
+    import nnlab.rundir.safefile as safefile
+
+    path, real = tmp_path / "checkpoint.pt", safefile.write_atomic
+
+    def full_for_the_file(target, data):
+        if target == path:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(target, data)
+
+    monkeypatch.setattr(safefile, "write_atomic", full_for_the_file)
+    with pytest.raises(OSError):
+        write_verified(path, b"first")
+    assert list(tmp_path.iterdir()) == []  # no record of a file that was never written
+    monkeypatch.undo()
+    write_verified(path, b"first")
+    monkeypatch.setattr(safefile, "write_atomic", full_for_the_file)
+    with pytest.raises(OSError):
+        write_verified(path, b"second")
+    assert record_path(path).read_text() == f"{hashlib.sha256(b'first').hexdigest()}  checkpoint.pt\n"
