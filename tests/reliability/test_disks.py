@@ -85,6 +85,7 @@ def test_a_read_only_disk_fails_a_sweep_and_a_train_before_training(cli, disk):
     for args in (["sweep", WINE_CFG, "--seeds", "2"], ["train", WINE_CFG], ["train", WINE_CFG, "--seeds", "2"]):
         result = cli(*args, "train.epochs=2", "--out", root / "runs", code=2)
         assert "Read-only file system" in result.stderr and "pick another --out" in result.stderr
+        assert "trained" not in result.stderr  # refused before any run trained
 
 
 @pytest.mark.slow

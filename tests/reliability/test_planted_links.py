@@ -3,6 +3,7 @@ no file outside the run, and leave regular files behind."""
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def racing(monkeypatch, victims):
     won the race): creating the temporary must refuse it. Returns the names raced so far."""
     import nnlab.rundir.safefile as safefile
 
-    real_token, real_cleanup = safefile.secrets.token_hex, safefile.remove_stale_temporaries
+    real_token, real_cleanup = secrets.token_hex, getattr(safefile, "remove_stale_temporaries", None)
     raced, next_is_planted = [], []
 
     def token(n):
@@ -37,7 +38,7 @@ def racing(monkeypatch, victims):
         return removed
 
     def arm() -> list:
-        monkeypatch.setattr(safefile.secrets, "token_hex", token)
+        monkeypatch.setattr(secrets, "token_hex", token)
         monkeypatch.setattr(safefile, "remove_stale_temporaries", cleanup_then_plant)
         return raced
 
