@@ -59,8 +59,7 @@ def lock_folder(folder: Path, command: str | None = None) -> FolderLock:
             if attempt + 1 < _TRIES:
                 time.sleep(0.05)
                 continue
-            raise RunInUse(f"{folder}: in use by {describe_holder(folder)}; wait until it ends or stop it "
-                           "(nothing was changed)")
+            raise _in_use_error(folder)
         if not _same_file(path, fd):  # the holder removed it on release: lock the new one instead
             os.close(fd)
             continue
@@ -129,6 +128,17 @@ def describe_holder(folder: Path) -> str:
     where = f" on {info['host']}" if info.get("host") and info["host"] != socket.gethostname() else ""
     return (f"another nnlab process (pid {info['pid']}{where}, `{info.get('command', 'nnlab')}`, "
             f"since {info.get('started', '?')})")
+
+
+def _in_use_error(folder: Path) -> RunInUse:
+    return RunInUse(f"{folder}: in use by {describe_holder(folder)}; wait until it ends or stop it "
+                    "(nothing was changed)")
+
+
+def refuse_if_in_use(folder: Path) -> None:
+    """RunInUse naming the holder when a live process has `folder` (before reading a run that may not be saved yet)."""
+    if in_use(folder):
+        raise _in_use_error(folder)
 
 
 def in_use(folder: Path) -> bool:

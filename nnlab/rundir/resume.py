@@ -4,6 +4,7 @@ from pathlib import Path
 
 from nnlab.config import RunConfig
 from nnlab.errors import CheckpointError, RunInUse, UsageError
+from nnlab.rundir.lock import refuse_if_in_use
 from nnlab.rundir.run import Run, take_folder
 from nnlab.rundir.safefile import read_verified, remove_stale_temporaries, sha256_of
 from nnlab.rundir.store import CHECKPOINT, SavedRun, load_run
@@ -35,6 +36,7 @@ def _changed_keys(a, b, prefix: str = "") -> list[str]:
 
 def open_run(run_dir: Path) -> SavedRun:
     """The run to resume: checkpoint verified, training state present (continue_run locks the folder)."""
+    refuse_if_in_use(run_dir)  # a run still training may have no checkpoint yet: say what is going on
     run = load_run(run_dir)  # a missing folder is a UsageError there
     if not isinstance(run.checkpoint.get("train_state"), dict):
         raise CheckpointError(f"{run_dir / CHECKPOINT}: holds no training state to resume from")

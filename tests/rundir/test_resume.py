@@ -237,6 +237,17 @@ def test_a_second_resume_of_a_run_that_is_resuming_is_refused_and_changes_nothin
     assert json.loads(cli("runs", tmp_path, "--json").stdout)[0]["status"] == "interrupted"
 
 
+def test_resume_of_a_run_still_training_before_its_first_checkpoint_says_it_is_in_use(cli, tiny, tmp_path):
+    from nnlab.rundir.lock import lock_folder
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "receipt.json").write_text("{}")
+    with lock_folder(run_dir, command="nnlab train tiny.yaml --run-dir run"):  # started, no checkpoint yet
+        result = cli("train", "--resume", run_dir, code=7)
+    assert "in use by another nnlab process" in result.stderr and "nnlab train tiny.yaml" in result.stderr
+
+
 def test_a_resume_whose_checkpoint_changed_before_it_locked_is_refused(cli, tiny, tmp_path, monkeypatch):
     """Read, then another process saved and released: continuing from the older checkpoint would undo its work."""
     from nnlab.config import load_config
