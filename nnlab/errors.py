@@ -44,6 +44,12 @@ class CheckFailed(NnlabError):
     exit_code = 6
 
 
+class RunInUse(NnlabError):
+    """Another process holds the run directory (it is training or saving there now)."""
+
+    exit_code = 7
+
+
 class Interrupted(NnlabError):
     """Training stopped on SIGINT or SIGTERM; the exit code is the shell's 128 + signal number."""
 
@@ -63,6 +69,7 @@ EXIT_CODES = {
     CheckpointError.exit_code: "checkpoint error, or a disk that refuses a save",
     DivergedError.exit_code: "training diverged",
     CheckFailed.exit_code: "a check the command exists to run failed",
+    RunInUse.exit_code: "the run directory is in use by another nnlab process",
     128 + 2: "interrupted by SIGINT (Ctrl-C)",
     CLOSED_STDOUT: "stdout was closed by its reader",
     128 + 15: "terminated by SIGTERM",

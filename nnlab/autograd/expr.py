@@ -8,6 +8,7 @@ import ast
 import keyword
 import math
 import operator
+import unicodedata
 import warnings
 from dataclasses import dataclass
 
@@ -255,7 +256,7 @@ def parse_assignments(items: list[str]) -> dict[str, Expr]:
     values: dict[str, Expr] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads identifiers: ｘ is x in the expression
         if not sep:
             raise ConfigError(f"'{item}': expected VAR=VALUE, e.g. x=2, m=[1,2,3] or m=linspace(-10,10,100)")
         if not name.isidentifier() or keyword.iskeyword(name):

@@ -4,11 +4,18 @@ import copy
 
 from nnlab.errors import ConfigError, did_you_mean
 
-STEP = 1e-6  # central differences in float64: truncation ~STEP², rounding ~1e-16/STEP
-TOLERANCE = 1e-5  # largest relative error that passes (measured on the bundled configs: below 1e-6)
-# Relative errors are taken against max(|autograd|, |numeric|, FLOOR): the differences carry an absolute
-# rounding error of ~1e-10·|loss|, so entries below FLOOR are compared absolutely (and zeros never divide).
-FLOOR = 1e-4
+STEP = 1e-6  # h: small enough that a ReLU kink rarely falls within ±h of an entry, large enough for the rounding below
+TOLERANCE = 1e-5  # largest relative error that passes
+# Error analysis of (L(θ+h) − L(θ−h)) / 2h in float64 (machine epsilon EPS = 2⁻⁵²): each loss evaluation
+# carries an absolute rounding error of about EPS·S, where S = |L| + Σ_j |out_j · ∂L/∂out_j| (the loss, and the
+# outputs' own rounding carried into it), so the quotient carries about EPS·S/h; the truncation error
+# h²/6·|∂³L| is 1.7e-13·|∂³L| at h = 1e-6, far below it. Measured on every bundled config (batches of 1, 8 and
+# 64 rows) the error stays below 0.83·EPS·S/h: NOISE = 16 leaves a margin of about 20.
+# An entry passes when |autograd − numeric| <= max(TOLERANCE · max(|autograd|, |numeric|), NOISE·EPS·S/h): a
+# gradient too small to tell from that noise is compared absolutely. A wrong backward is off by about the
+# gradient itself, far above both.
+EPS = 2.0 ** -52
+NOISE = 16
 
 
 def float64_copy(model, X, y):
@@ -17,16 +24,30 @@ def float64_copy(model, X, y):
     return model, X.double(), y.double() if y.is_floating_point() else y
 
 
+def noise_floor(model, loss_fn, X, y) -> float:
+    """The absolute error a central difference of this loss carries in float64 (see the analysis above)."""
+    import torch
+
+    out = model(X).detach().requires_grad_(True)
+    loss = loss_fn(out, y)
+    (g,) = torch.autograd.grad(loss, out)
+    scale = abs(loss.item()) + (out * g).abs().sum().item()
+    return NOISE * EPS * scale / STEP
+
+
 def gradient_check(model, loss_fn, X, y, max_entries: int = 64, seed: int = 0) -> list[dict]:
     """One row per parameter: entries checked, the largest relative error, and whether it passes.
 
-    Parameters with more than `max_entries` entries are checked on a seeded random sample of them.
+    Parameters with more than `max_entries` entries are checked on a seeded random sample of them. Relative
+    errors are taken against max(|autograd|, |numeric|, floor), with floor = the float64 noise of the
+    difference quotient / TOLERANCE, so an entry at the noise level reads as TOLERANCE at most.
     """
     import torch
 
     model, X, y = float64_copy(model, X, y)
     params = dict(model.named_parameters())
     grads = torch.autograd.grad(loss_fn(model(X), y), list(params.values()), materialize_grads=True)
+    floor = noise_floor(model, loss_fn, X, y) / TOLERANCE
     pick = torch.Generator().manual_seed(seed)
     rows = []
     with torch.no_grad():
@@ -38,7 +59,7 @@ def gradient_check(model, loss_fn, X, y, max_entries: int = 64, seed: int = 0) -
             for i in entries:
                 numeric = _central_difference(model, loss_fn, X, y, flat, i)
                 a = analytic[i]
-                error = abs(a - numeric) / max(abs(a), abs(numeric), FLOOR)
+                error = abs(a - numeric) / max(abs(a), abs(numeric), floor)
                 if not error <= worst:  # nan counts as the worst
                     worst, worst_at = error, (i, a, numeric)
             rows.append({"parameter": name, "shape": list(p.shape), "checked": len(entries), "entries": n,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stdout
+from nnlab.cli.main import command, print_json, stderr, stdout
 
 
 @command(name="eval")
@@ -21,6 +21,7 @@ def eval_(
     """
     from nnlab.data import load_data, load_labelled_csv
     from nnlab.errors import UsageError
+    from nnlab.rundir.receipt import run_data_change
     from nnlab.rundir.store import load_run
     from nnlab.scoring.metrics import assess
     from nnlab.training.device import resolve_device, set_threads
@@ -33,11 +34,17 @@ def eval_(
     set_threads(run.checkpoint.get("threads", 1))  # the training thread count: identical sums
     model = run.build_model(dev)
     features, target = run.checkpoint["feature_names"], run.checkpoint["target_name"]
+    changed = None
     if data is not None:
         split = str(data)
-        X, y = load_labelled_csv(data, run.cfg, run.prep, features, target)
+        X, y = load_labelled_csv(data, run.cfg, run.prep, features, target, run.checkpoint["n_outputs"])
     else:
         splits = load_data(run.cfg, prep=run.prep)
+        changed = run_data_change(run.path, run.cfg)  # as --resume and reproduce: the numbers would differ
+        if changed:
+            from rich.text import Text
+
+            stderr().print(Text("warning: ", style="bold yellow") + Text(changed))
         X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_train, splits.y_train)
         if len(X) == 0:
             raise UsageError(f"{run_dir}: the run has no {split} split (data.test_size was 0); use --split train")
@@ -46,6 +53,7 @@ def eval_(
     tensors = tuple(torch.from_numpy(a).to(dev) for a in (X, y))
     outcome = assess(model, run.cfg, {split: tensors}, run.prep.classes, features)
     if json_out:
-        print_json({"run_dir": str(run_dir), "split": split, "metrics": outcome.metrics[split]})
+        print_json({"run_dir": str(run_dir), "split": split, "metrics": outcome.metrics[split],
+                    **({"data_changed": changed} if changed else {})})
         return
     stdout().print(report.results(run.cfg, outcome))

@@ -5,11 +5,26 @@ import json
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from nnlab import __version__
 from nnlab.errors import CLOSED_STDOUT, NnlabError
 
+
+class _Group(TyperGroup):
+    """click exits 1 when stdout's reader leaves during --help or --version; nnlab's code for that is 141."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as e:
+            if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's sign of a closed stdout
+                raise SystemExit(CLOSED_STDOUT) from None
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     name="nnlab",
     help="Train small neural networks described in YAML files.\n\n"
          "Example: nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
@@ -20,7 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_state = {"debug": False}
+_state = {"debug": False, "stdout_closed": False}
 
 
 def _show_version(value: bool):
@@ -41,22 +56,48 @@ def main(
 
 def stdout():
     """Console for results (stdout); never wraps lines for scripts."""
-    from rich.console import Console
-
-    return Console(soft_wrap=False, highlight=False)
+    return _console_class()(soft_wrap=False, highlight=False)
 
 
 def stderr():
     """Console for progress and errors (stderr)."""
+    return _console_class()(stderr=True, soft_wrap=True, highlight=False)
+
+
+@functools.cache
+def _console_class():
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    class PipeSafeConsole(Console):
+        """rich exits 1 when the reader of its stream leaves; this one goes quiet and lets the command finish."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            reader_left(self.file, stdout=not self.stderr)
+
+    return PipeSafeConsole
 
 
 def print_json(obj) -> None:
     """Exactly one JSON object on stdout, nothing else."""
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_left(sys.stdout, stdout=True)
+
+
+def reader_left(stream, stdout: bool) -> None:
+    """The reader of `stream` left (`| head`): nothing more is printed there and the command carries on (a run
+    finishes and saves); a closed stdout makes it exit 141 at the end, as shell tools do."""
+    import os
+
+    if stdout:
+        _state["stdout_closed"] = True
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # later writes and Python's last flush: no error
+    except (OSError, ValueError, AttributeError):  # not a file descriptor (tests, embedding)
+        pass
 
 
 def command(func=None, *, name: str | None = None):
@@ -66,21 +107,17 @@ def command(func=None, *, name: str | None = None):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        _state["stdout_closed"] = False
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except NnlabError as e:
             if _state["debug"]:
                 raise
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
-        except BrokenPipeError:  # the reader left (nnlab train --jsonl | head -3): stop quietly, as shell tools do
-            import os
-
-            try:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at Python's flush
-            except (OSError, ValueError):  # stdout is not a file descriptor (tests, embedding)
-                pass
+        except BrokenPipeError:  # a write that bypassed the consoles: stop quietly, as shell tools do
+            reader_left(sys.stdout, stdout=True)
             raise typer.Exit(CLOSED_STDOUT) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -89,6 +126,9 @@ def command(func=None, *, name: str | None = None):
                 raise
             fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback, "
                  "and please report it)", 1)
+        if _state["stdout_closed"]:  # the work is done (a run saved); only its output went nowhere
+            raise typer.Exit(CLOSED_STDOUT)
+        return result
 
     return app.command(name=name)(wrapper)
 

@@ -23,6 +23,7 @@ def predict(
 
     Example: nnlab predict runs/wine-mlp-20260101-120000 --data new_wines.csv --out preds.csv
     """
+    from nnlab.data.load import other_csv_sep
     from nnlab.rundir.predict import default_out, predict_frame, write_frame
     from nnlab.rundir.store import load_run
     from nnlab.training.device import resolve_device, set_threads
@@ -32,7 +33,7 @@ def predict(
     set_threads(run.checkpoint.get("threads", 1))
     frame = predict_frame(run, data, resolve_device(device))
     path = out if out is not None else default_out(run_dir, data)
-    write_frame(frame, path, getattr(run.cfg.data, "sep", ","), force)
+    write_frame(frame, path, other_csv_sep(run.cfg), force)
     if json_out:
         print_json({"run_dir": str(run_dir), "data": str(data), "out": str(path), "rows": len(frame)})
         return

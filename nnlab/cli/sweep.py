@@ -48,55 +48,62 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
     from nnlab.data import load_many
     from nnlab.errors import Interrupted
-    from nnlab.rundir.run import new_folder
     from nnlab.sweep.plan import expand, plan
-    from nnlab.sweep.save import save
+    from nnlab.sweep.save import SweepFolder
+    from nnlab.training.signals import catch_signals
 
     trials = expand(config, overrides, grid, seeds)
     splits = load_many([t.cfg for t in trials])
     groups = plan(trials, splits, vectorize=vectorize)
     talk = not (json_out or quiet)
     progress = stderr()
-    if talk:
-        progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
-                       f"in {len(groups)} group(s)")
-
-    def show_group(group):
+    planned, where = len(trials), ""
+    # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
+    # a disk that fills up later keeps every group saved before it.
+    with catch_signals() as stop, SweepFolder.claim(Path(out), trials, splits, groups, kind) as folder:
         if talk:
-            progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
+            progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
+                           f"in {len(groups)} group(s)")
 
-    planned = len(trials)
-    if scheduler is None and workers is None:
-        results, seconds = _in_process(trials, splits, groups, show_group)
-        signum = 0
-    else:
-        trials, splits, groups, results, seconds, signum = _on_cluster(
-            trials, splits, groups, scheduler, workers, progress, show_group, bar=progress.is_terminal and not quiet)
-    parent = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
-    summary = save(parent, trials, splits, groups, results, seconds, kind,
-                   status="interrupted" if signum else "finished")
+        def show_group(group):
+            if talk:
+                progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
+
+        if scheduler is None and workers is None:
+            results, seconds, where = _in_process(trials, splits, groups, show_group, folder.add, stop)
+            signum = stop.signum
+        else:
+            bar = progress.is_terminal and not quiet
+            trials, splits, groups, results, seconds, signum = _on_cluster(
+                trials, splits, groups, scheduler, workers, progress, show_group, folder.add, bar=bar)
+        signum = signum or stop.signum
+        if signum and not folder.saved:
+            raise Interrupted(f"interrupted{where}: none of the {planned} runs had finished; nothing saved", signum)
+        every_run = results is not None and len(trials) == planned  # a signal during the last save stops no run
+        summary = folder.close(seconds, "interrupted" if signum and not every_run else "finished", trials, results)
+    parent = folder.path
     if json_out:
         print_json(summary)
     else:
         _show(summary, parent, quiet)
     if signum:
-        raise Interrupted(f"interrupted: {len(trials)} of {planned} runs had finished; saved them in {parent}", signum)
+        raise Interrupted(f"interrupted{where}: {summary['runs']} of {planned} runs had finished; saved them in "
+                          f"{parent}", signum)
 
 
-def _in_process(trials, splits, groups, show_group):
-    """Every group in this process; SIGINT/SIGTERM stop it after the current step (nothing is saved)."""
+def _in_process(trials, splits, groups, on_group, on_results, stop):
+    """Every group in this process; a signal stops the run in training after its current step (the runs before
+    it were saved by on_results): (results or None, seconds or None, ' by SIGINT at ...' or '')."""
     from nnlab.errors import Interrupted
     from nnlab.sweep.local import run_groups
-    from nnlab.training.signals import catch_signals
 
-    with catch_signals() as stop:
-        try:
-            return run_groups(trials, splits, groups, on_group=show_group, stop=stop)
-        except Interrupted as e:
-            raise Interrupted(f"interrupted by {e}: none of the {len(trials)} runs were saved", e.signum) from None
+    try:
+        return (*run_groups(trials, splits, groups, on_group=on_group, stop=stop, on_results=on_results), "")
+    except Interrupted as e:
+        return None, None, f" by {e}"
 
 
-def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, bar: bool):
+def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, keep, bar: bool):
     """dask_tasks.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal.
 
     Ctrl-C or SIGTERM cancels what is left: (the trials that finished, their splits, groups and results,
@@ -111,7 +118,8 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
 
     with signals_interrupt() as caught, open_client(scheduler, workers) as client:
         if not bar:
-            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group)
+            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group,
+                                                                  on_results=keep)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -124,8 +132,8 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
                     live.update(bar_id, completed=p.done + p.failed,
                                 counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
 
-                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups,
-                                                                      on_progress=update, on_group=show_group)
+                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_progress=update,
+                                                                      on_group=show_group, on_results=keep)
     signum = (caught.signum or 2) if interrupted else 0
     planned = len(trials)
     if interrupted:

@@ -46,7 +46,6 @@ def train(
                             [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet)
     from nnlab.cli import display
     from nnlab.data import load_data
-    from nnlab.scoring import baselines
     from nnlab.scoring.metrics import assess_splits
     from nnlab.training.setup import prepare
     from nnlab.training.signals import catch_signals
@@ -59,16 +58,19 @@ def train(
     cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
     splits = load_data(cfg)
     setup = prepare(cfg, splits)
-    run = _claim_run(cfg, splits, setup, saved, out, run_dir, force)
-    run.start(all_overrides)
-    view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
-    with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
-        with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
-            result = _fit(run, setup, stop, view.on_epoch_end)
-        outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
-        compared = baselines.for_run(cfg, splits, setup.model, setup.tensors, always=baseline)
-        summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
-    written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
+    with _claim_run(cfg, splits, setup, saved, out, run_dir, force) as run:  # locked: a second nnlab here is refused
+        run.start(all_overrides)
+        view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
+        with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
+            with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
+                result = _fit(run, setup, stop, view.on_epoch_end)
+            outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+            compared = _baseline(cfg, splits, setup, baseline, stop)
+            summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
+        if stop.signum:  # a signal after the last step: the finished run is saved; no plots, no report
+            raise run.interrupted_after_training(stop.signum)
+        written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) \
+            if plots else []
     view.report(summary, result.history, outcome, compared, written)
 
 
@@ -82,6 +84,21 @@ def _fit(run, setup, stop, on_epoch_end):
                    checkpoint=run.checkpoint)
     except (Interrupted, DivergedError) as e:
         raise run.stop(e) from None
+
+
+def _baseline(cfg, splits, setup, always: bool, stop):
+    """The baseline's numbers, or None after a signal: scikit-learn cannot poll the flag, so a signal during its
+    fit interrupts it at once and the run is saved without a baseline."""
+    from nnlab.scoring import baselines
+    from nnlab.training.signals import interruptible
+
+    if stop.signum:
+        return None
+    try:
+        with interruptible(stop):
+            return baselines.for_run(cfg, splits, setup.model, setup.tensors, always=always)
+    except KeyboardInterrupt:
+        return None
 
 
 def _claim_run(cfg, splits, setup, saved, out: Path, run_dir: Path | None, force: bool):

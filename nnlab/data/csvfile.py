@@ -40,9 +40,18 @@ def read_header(path: Path, sep: str) -> list[str]:
     return header
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MISSING_FIX = "fix them or set data.dropna: true"
+
+
 def read_csv(path: Path, target: str | None, features: list[str] | None, sep: str = ",",
-             dropna: bool = False):
-    """X float32 (N, F), y as read (N,) or None when `target` is None, and the feature names."""
+             dropna: bool = False, fix: str = MISSING_FIX):
+    """X float32 (N, F), y as read (N,) or None when `target` is None, and the feature names.
+
+    `fix` ends the message about missing values (eval and predict cannot set data.dropna).
+    """
+    import warnings
+
     import pandas as pd
 
     header = read_header(path, sep)
@@ -63,8 +72,10 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     columns = features + ([target] if target is not None else [])
     try:
         # No usecols: with it, pandas silently accepts rows with extra fields.
-        frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding=ENCODING,
-                            skipinitialspace=True)
+        with warnings.catch_warnings():  # a value beyond float32 becomes inf with a RuntimeWarning: named below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding=ENCODING,
+                                skipinitialspace=True)
     except ValueError as e:
         if isinstance(e, pd.errors.ParserError):
             raise DataError(f"{path}: {_parser_message(e)}") from None
@@ -79,7 +90,7 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
         if short:
             raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
                             f"{len(header)}; every row needs as many values as the header")
-    frame = _handle_missing(frame[columns], columns, path, dropna)
+    frame = _handle_missing(frame[columns], columns, path, dropna, sep, fix)
     X = frame[features].to_numpy(dtype=np.float32)
     y = frame[target].to_numpy() if target is not None else None
     if y is not None and y.dtype == object:
@@ -87,8 +98,9 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     return X, y, features
 
 
-def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
-    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them."""
+def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, fix: str):
+    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them. A number too large
+    for float32 (read as inf) is always an error, named with its line."""
     import pandas as pd
 
     bad = pd.DataFrame({c: frame[c].isna() | (np.isinf(frame[c]) if frame[c].dtype.kind == "f" else False)
@@ -96,6 +108,9 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
     bad_rows = bad.any(axis=1)
     if not bad_rows.any():
         return frame
+    too_large = _beyond_float32(path, sep, bad)
+    if too_large:
+        raise DataError(too_large)
     if dropna:
         kept = frame[~bad_rows].reset_index(drop=True)
         if len(kept) == 0:
@@ -103,8 +118,52 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool):
         return kept
     counts = ", ".join(f"'{c}': {int(n)}" for c, n in bad.sum().items() if n)
     lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad_rows.to_numpy())[:5])
-    raise DataError(f"{path}: missing or infinite values in {counts} (first at line {lines}); "
-                    "fix them or set data.dropna: true")
+    raise DataError(f"{path}: missing or infinite values in {counts} (first at line {lines}); {fix}")
+
+
+def _beyond_float32(path: Path, sep: str, bad) -> str | None:
+    """The first cell that reads as a finite number too large for float32, named by column and line; None if none."""
+    header = [name.strip() for name in read_header(path, sep)]
+    cells = [(int(row), column) for column in bad.columns for row in np.flatnonzero(bad[column].to_numpy())[:20]]
+    wanted = {row for row, _ in cells}
+    found = {}
+    with open(path, encoding=ENCODING, newline="") as f:
+        for i, values in enumerate(csv.reader(f, delimiter=sep), start=-1):  # i: the data row (-1 is the header)
+            if i in wanted:
+                found[i] = values
+            if i >= max(wanted):
+                break
+    for row, column in sorted(cells):
+        values = found.get(row, [])
+        text = values[header.index(column)].strip() if header.index(column) < len(values) else ""
+        if _finite_beyond_float32(text):
+            return (f"{path}: column '{column}' line {row + 2}: {text} is beyond float32 range (largest "
+                    f"±{FLOAT32_MAX:.3g}); rescale the column (nnlab trains in float32)")
+    return None
+
+
+def _finite_beyond_float32(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return np.isfinite(value) and abs(value) > FLOAT32_MAX
+
+
+def regression_target(y: np.ndarray, path: Path, target: str, hint: str = "") -> np.ndarray:
+    """The raw target as float32 (N, 1); text, or a number beyond float32 range, is a DataError naming it."""
+    try:
+        y64 = y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: target '{target}' is not numeric{hint}") from None
+    with np.errstate(over="ignore"):
+        y32 = y64.astype(np.float32)
+    overflow = np.flatnonzero(np.isinf(y32) & np.isfinite(y64))
+    if len(overflow):
+        many = f" (and {len(overflow) - 1} more)" if len(overflow) > 1 else ""
+        raise DataError(f"{path}: target '{target}' holds {y64[overflow[0]]:g}{many}, beyond float32 range "
+                        f"(largest ±{FLOAT32_MAX:.3g}); rescale the target (nnlab trains in float32)")
+    return y32[:, None]
 
 
 def _first_short_row(path: Path, sep: str, n_columns: int) -> tuple[int, int] | None:

@@ -94,20 +94,28 @@ def load_many(cfgs: list[RunConfig]) -> list[Splits]:
     return [loaded[key(cfg)] for cfg in cfgs]
 
 
-def load_labelled_csv(path: Path, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
-                      target: str) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y) from another CSV with a trained run's columns, preprocessed as that run was."""
-    from nnlab.data.csvfile import read_csv, read_header
+def other_csv_sep(cfg: RunConfig) -> str:
+    """The separator of another CSV given to a trained run (eval --data, predict): the run's own, or ',' for a run
+    on synthetic data."""
+    return cfg.data.sep if cfg.data.source == "csv" else ","
 
-    if target not in read_header(Path(path), cfg.data.sep):
+
+def load_labelled_csv(path: Path, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
+                      target: str, n_outputs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) from another CSV with a trained run's columns, preprocessed as that run was."""
+    from nnlab.data.csvfile import read_csv, read_header, regression_target
+
+    if cfg.task == "regression" and n_outputs > 1:
+        raise DataError(f"{path}: the run predicts {n_outputs} outputs, and a CSV has one target column "
+                        f"('{target}'), so eval --data cannot score it; nnlab predict writes its predictions")
+    sep = other_csv_sep(cfg)
+    if target not in read_header(Path(path), sep):
         raise DataError(f"{path}: target column '{target}' not found; eval needs it to score the model")
-    X, y, _ = read_csv(Path(path), target, feature_names, cfg.data.sep, cfg.data.dropna)
-    X = prep.transform(X)
+    dropna = cfg.data.dropna if cfg.data.source == "csv" else False
+    X, y, _ = read_csv(Path(path), target, feature_names, sep, dropna, fix="fix or remove those rows")
+    X = np.require(prep.transform(X), requirements="W")  # pandas hands out read-only arrays; torch warns on them
     if cfg.task == "regression":
-        try:
-            return X, y.astype(np.float32)[:, None]
-        except (TypeError, ValueError):
-            raise DataError(f"{path}: target '{target}' is not numeric") from None
+        return X, regression_target(y, Path(path), target)
     if y.dtype.kind == "f" and np.all(y == np.round(y)):
         y = y.astype(np.int64)
     y = prep.encode(y, str(path))

@@ -63,7 +63,7 @@ def check_labels(y: np.ndarray, cfg: RunConfig, target_name: str, where: str) ->
     """(labels, their sorted distinct classes, each row's class index): checked to make a classifier;
     `where` names the data in messages."""
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)) or not np.all(np.abs(y) < 2.0 ** 53):
             raise DataError(f"{where}: target '{target_name}' holds real numbers, not class labels; "
                             "for regression set loss: mse")
         y = y.astype(np.int64)
@@ -86,6 +86,13 @@ def check_labels(y: np.ndarray, cfg: RunConfig, target_name: str, where: str) ->
     if n_test is not None and n_test < len(classes):
         raise DataError(f"{where}: data.test_size {cfg.data.test_size} gives {n_test} test rows for "
                         f"{len(classes)} classes; raise test_size so every class is held out")
+    if n_test is not None:
+        alone = [classes[i] for i in np.flatnonzero(np.bincount(codes, minlength=len(classes)) == 1)]
+        if alone:  # the stratified split would keep it in train only: a class the test split never shows
+            raise DataError(f"{where}: target '{target_name}' has a single row of class "
+                            f"{', '.join(map(repr, alone[:5]))}{' (and more)' if len(alone) > 5 else ''}; "
+                            "a stratified split needs two rows of every class (one to train on, one to test); "
+                            "add rows, drop that class, or set data.test_size: 0")
     return y, classes, codes
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.config import RunConfig
-from nnlab.errors import ConfigError, DataError, did_you_mean
+from nnlab.errors import ConfigError, did_you_mean
 
 
 def describe_source(cfg: RunConfig) -> str:
@@ -17,18 +17,15 @@ def read_source(cfg: RunConfig):
     """X float32 (N, F), raw y, feature names, target name, generating parameters."""
     d = cfg.data
     if d.source == "csv":
-        from nnlab.data.csvfile import read_csv
+        from nnlab.data.csvfile import read_csv, regression_target
 
         X, y, features = read_csv(Path(d.path), d.target, d.features, d.sep, d.dropna)
         if cfg.model.max_features and len(features) > cfg.model.max_features:
             raise ConfigError(f"model.kind: '{cfg.model.kind}' takes {cfg.model.max_features} input feature, "
                               f"but {d.path} gives {len(features)}; list one in data.features")
         if cfg.task == "regression":
-            try:
-                y = y.astype(np.float32)[:, None]
-            except (TypeError, ValueError):
-                raise DataError(f"{d.path}: target '{d.target}' is not numeric, so it cannot be regressed; "
-                                "for class labels use loss: cross_entropy") from None
+            y = regression_target(y, Path(d.path), d.target, ", so it cannot be regressed; for class labels use "
+                                                             "loss: cross_entropy")
         return X, y, features, d.target, {}
     rng = np.random.default_rng([cfg.seed, 0])
     if d.source in ("linear", "logistic"):

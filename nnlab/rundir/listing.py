@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from nnlab.errors import UsageError
+from nnlab.rundir.lock import in_use
 
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
 
@@ -31,9 +32,11 @@ def read_run(path: Path) -> dict:
     created = receipt.get("created")
     when = created[:19].replace("T", " ") if isinstance(created, str) else \
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
-    if summary:
+    if in_use(path):  # a process holds its lock: training (a resumed run's old summary says interrupted)
+        status = "running"
+    elif summary:
         status = summary.get("status", "finished")
-    else:  # crashed before the end, still running, or a summary.json that is not JSON
+    else:  # crashed before the end, or a summary.json that is not JSON
         status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
     return {"run": path.name, "path": str(path), "time": when, "name": config.get("name"),
             "model": _model_text(model), "overrides": receipt.get("overrides", []),

@@ -15,10 +15,12 @@ def predict_frame(run, path: Path, device):
     import torch
 
     from nnlab.data.csvfile import read_csv
+    from nnlab.data.load import other_csv_sep
     from nnlab.scoring.metrics import predict_scores
 
-    sep = getattr(run.cfg.data, "sep", ",")
-    X, _, _ = read_csv(Path(path), None, run.checkpoint["feature_names"], sep, dropna=False)  # target ignored
+    sep = other_csv_sep(run.cfg)
+    X, _, _ = read_csv(Path(path), None, run.checkpoint["feature_names"], sep, dropna=False,  # target ignored
+                       fix="fill them in or remove those rows: every row gets a prediction")
     model = run.build_model(device)
     scores = predict_scores(model, torch.from_numpy(np.array(run.prep.transform(X), dtype=np.float32)).to(device))
     frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=True)

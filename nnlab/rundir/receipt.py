@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from nnlab.config import RunConfig
-from nnlab.errors import CheckpointError
+from nnlab.errors import CheckpointError, UsageError
 
 RECEIPT = "receipt.json"
 _PACKAGES = ("torch", "numpy", "scikit-learn", "pandas", "pydantic")
@@ -49,6 +49,27 @@ def data_identity(cfg: RunConfig) -> dict:
     return {"source": cfg.data.source, "generated_from_seed": cfg.seed}
 
 
+def data_change(cfg: RunConfig, receipt: dict) -> str | None:
+    """Why the data file differs from the one the receipt recorded, or None when its sha256 matches (synthetic
+    data is made again from its seed: always the same)."""
+    recorded = receipt.get("data") or {}
+    if cfg.data.source != "csv" or "sha256" not in recorded:
+        return None
+    now = file_sha256(Path(cfg.data.path))
+    if now != recorded["sha256"]:
+        return f"{cfg.data.path}: sha256 is {now[7:19]}…, the run recorded {str(recorded['sha256'])[7:19]}…: " \
+               "the file changed since training, so the numbers can differ"
+    return None
+
+
+def run_data_change(run_dir: Path, cfg: RunConfig) -> str | None:
+    """data_change() against the run's own receipt; None for a run without one (nothing to compare)."""
+    try:
+        return data_change(cfg, load_receipt(run_dir))
+    except CheckpointError:
+        return None
+
+
 def make_receipt(cfg: RunConfig, device, threads: int, overrides: list[str]) -> dict:
     """Everything that decides a run's numbers, as plain data; `device` is a torch.device or its name."""
     device = str(device)
@@ -87,10 +108,13 @@ def save_receipt(run_dir: Path, receipt: dict) -> None:
 def load_receipt(run_dir: Path) -> dict:
     """receipt.json of a run directory; missing or garbled is a CheckpointError."""
     path = Path(run_dir) / RECEIPT
+    if not Path(run_dir).is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
     try:
         receipt = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no receipt in this run directory (runs before nnlab 0.2 have none)") from None
+        raise CheckpointError(f"{path}: no receipt in this run directory (nnlab train writes one when a run "
+                              "starts: is this a run directory?)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: unreadable receipt ({type(e).__name__}); it cannot be reproduced") from None
     if not isinstance(receipt, dict) or not isinstance(receipt.get("config"), dict):

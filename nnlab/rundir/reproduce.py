@@ -28,7 +28,7 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
     """Re-run training from receipt.json (config, seeds, thread count); compare with summary.json."""
     from nnlab.config import validate
     from nnlab.data import load_data
-    from nnlab.rundir.receipt import load_receipt, versions
+    from nnlab.rundir.receipt import data_change, load_receipt, versions
     from nnlab.scoring.metrics import assess_splits
     from nnlab.training.loop import fit
     from nnlab.training.setup import prepare
@@ -41,7 +41,7 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
     cfg = cfg.model_copy(update={"threads": receipt.get("threads", cfg.threads), "device": device})
     if cfg.data.source == "csv" and not Path(cfg.data.path).is_file():
         raise DataError(f"{cfg.data.path}: the run's data file is gone; restore it to reproduce {run_dir}")
-    data_changed = _data_change(cfg, receipt)
+    data_changed = data_change(cfg, receipt)
     then = receipt.get("versions") or {}
     differences = [f"{name} {then.get(name)} then, {now} now" for name, now in versions().items()
                    if then.get(name) != now]
@@ -92,20 +92,6 @@ def _summary(run_dir: Path) -> dict:
     if summary.get("status", "finished") != "finished":
         raise CheckpointError(f"{run_dir}: the run {summary['status']}; only finished runs can be reproduced")
     return summary
-
-
-def _data_change(cfg, receipt: dict) -> str | None:
-    """Why the data differs from the receipt's, or None when its sha256 (or generator seed) matches."""
-    from nnlab.rundir.receipt import file_sha256
-
-    recorded = receipt.get("data") or {}
-    if cfg.data.source != "csv":
-        return None
-    now = file_sha256(Path(cfg.data.path))
-    if now != recorded.get("sha256"):
-        return f"{cfg.data.path}: sha256 is {now[7:19]}…, the run recorded {str(recorded.get('sha256'))[7:19]}…: " \
-               "the file changed since training, so the numbers can differ"
-    return None
 
 
 def _rows(recorded: dict, again: dict) -> list[dict]:

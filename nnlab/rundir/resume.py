@@ -3,9 +3,10 @@
 from pathlib import Path
 
 from nnlab.config import RunConfig
-from nnlab.errors import CheckpointError, UsageError
-from nnlab.rundir.run import Run
-from nnlab.rundir.safefile import remove_stale_temporaries
+from nnlab.errors import CheckpointError, RunInUse, UsageError
+from nnlab.rundir.lock import refuse_if_in_use
+from nnlab.rundir.run import Run, take_folder
+from nnlab.rundir.safefile import read_verified, remove_stale_temporaries, sha256_of
 from nnlab.rundir.store import CHECKPOINT, SavedRun, load_run
 from nnlab.training.loop_state import LoopState, restore
 
@@ -34,9 +35,9 @@ def _changed_keys(a, b, prefix: str = "") -> list[str]:
 
 
 def open_run(run_dir: Path) -> SavedRun:
-    """The run to resume: stale temporaries removed, checkpoint verified, training state present."""
+    """The run to resume: checkpoint verified, training state present (continue_run locks the folder)."""
+    refuse_if_in_use(run_dir)  # a run still training may have no checkpoint yet: say what is going on
     run = load_run(run_dir)  # a missing folder is a UsageError there
-    remove_stale_temporaries(run.path)
     if not isinstance(run.checkpoint.get("train_state"), dict):
         raise CheckpointError(f"{run_dir / CHECKPOINT}: holds no training state to resume from")
     return run
@@ -55,7 +56,32 @@ def config_for(run: SavedRun, config: Path | None, overrides: list[str]) -> RunC
 
 
 def continue_run(saved: SavedRun, cfg: RunConfig, splits, setup, force: bool) -> Run:
-    """Check it is the same run; load weights, optimizer and RNG states: the Run that continues in its folder."""
+    """Lock the folder, check it is the same run; load weights, optimizer and RNG states: the Run that continues
+    in its folder (locked until it is released)."""
+    lock = take_folder(saved.path, created=False)  # a second --resume of this run is refused here
+    try:
+        _check_unchanged(saved)
+        remove_stale_temporaries(saved.path)
+        run = _continue(saved, cfg, splits, setup, force)
+    except BaseException:
+        lock.release()
+        raise
+    run.lock = lock
+    return run
+
+
+def _check_unchanged(saved: SavedRun) -> None:
+    """The checkpoint read before the lock is still the one on disk (another process may have written since)."""
+    try:
+        same = sha256_of(read_verified(saved.path / CHECKPOINT)) == saved.sha256
+    except (OSError, CheckpointError):
+        same = False
+    if not same:
+        raise RunInUse(f"{saved.path}: another nnlab process wrote this run while the resume was starting; "
+                       "resume again to continue from its latest checkpoint")
+
+
+def _continue(saved: SavedRun, cfg: RunConfig, splits, setup, force: bool) -> Run:
     state = saved.checkpoint["train_state"]
     try:
         loop = LoopState.from_dict(state["loop"])

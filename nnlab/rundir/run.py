@@ -3,11 +3,14 @@
 `nnlab train` (fresh or `--resume`), every sub-run of a sweep or `--seeds`, all write their run
 directory through a Run; the files themselves are rundir.store's.
 
-    run = Run.claim(cfg, splits, setup.model, setup.device, setup.threads, setup.optimizer, parent=out)
-    run.start(overrides)                 # receipt.json, config.yaml
-    fit(..., checkpoint=run.checkpoint)  # checkpoint.pt + metrics.csv as training goes
-    run.finish(result, outcome)          # the final checkpoint, metrics.csv, summary.json
-    raise run.stop(error)                # interrupted or diverged: what there is, saved
+    with Run.claim(cfg, splits, setup.model, setup.device, setup.threads, setup.optimizer, parent=out) as run:
+        run.start(overrides)                 # receipt.json, config.yaml
+        fit(..., checkpoint=run.checkpoint)  # checkpoint.pt + metrics.csv as training goes
+        run.finish(result, outcome)          # the final checkpoint, metrics.csv, summary.json
+        raise run.stop(error)                # interrupted or diverged: what there is, saved
+
+From claim to the end of the `with` block the folder is locked (rundir.lock): a second nnlab that claims or
+resumes it is refused with RunInUse (exit 7), and `nnlab runs` shows it as running.
 """
 
 import time
@@ -17,6 +20,7 @@ from pathlib import Path
 from nnlab.config import RunConfig
 from nnlab.errors import CheckpointError, DivergedError, Interrupted, NnlabError, UsageError
 from nnlab.rundir import receipt, store
+from nnlab.rundir.lock import LOCK, FolderLock, in_use, lock_folder
 from nnlab.training.loop_state import LoopState, train_state
 
 
@@ -32,13 +36,30 @@ class Run:
     threads: int
     optimizer: object | None = None  # given: checkpoints hold the training state --resume needs
     start_at: LoopState | None = None  # a resumed run: where training continues
+    lock: FolderLock | None = None  # held from claim to release: the folder is this process's alone
 
     @classmethod
     def claim(cls, cfg: RunConfig, splits, model, device, threads: int, optimizer=None, *,
               parent: Path | None = None, path: Path | None = None) -> "Run":
-        """A fresh folder `parent/NAME-YYYYmmdd-HHMMSS`, or exactly `path` (refused if it holds anything)."""
-        folder = claim_folder(Path(path)) if path is not None else new_folder(Path(parent), cfg.name)
-        return cls(folder, cfg, splits, model, device, threads, optimizer)
+        """A fresh folder `parent/NAME-YYYYmmdd-HHMMSS`, or exactly `path` (refused if it holds anything), locked
+        until `release()` (leaving a `with run:` block releases it)."""
+        if path is not None:
+            folder, lock = claim_folder(Path(path))
+        else:
+            folder = new_folder(Path(parent), cfg.name)
+            lock = take_folder(folder, created=True)
+        return cls(folder, cfg, splits, model, device, threads, optimizer, lock=lock)
+
+    def release(self) -> None:
+        """Give the folder back (on every exit path: the `with` block does it; a killed process's lock frees itself)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
     def start(self, overrides: list[str], stack: dict | None = None) -> None:
         """receipt.json and config.yaml, before training, so interrupted runs have both.
@@ -88,6 +109,14 @@ class Run:
             "no checkpoint yet in"
         return DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
 
+    def interrupted_after_training(self, signum: int) -> Interrupted:
+        """A signal that came after the last step (while scoring, fitting the baseline or saving): the run finished
+        and is saved; the error to exit with (130 or 143)."""
+        import signal
+
+        return Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run is "
+                           f"saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
+
     def summary(self, fit, outcome, status: str) -> dict:
         """summary.json: plain numbers only; a run that did not finish has no outcome (metrics {})."""
         cfg = self.cfg
@@ -123,14 +152,44 @@ def new_folder(parent: Path, name: str) -> Path:
     raise UsageError(f"{parent}: too many runs named '{name}' this second")
 
 
-def claim_folder(path: Path) -> Path:
-    """`--run-dir`: use this exact folder, created if needed; an existing run in it is refused, never touched."""
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"{path}: already exists and is not empty; continue that run with --resume {path}, "
-                         "or pick another --run-dir (nothing was changed)")
+def claim_folder(path: Path) -> tuple[Path, FolderLock]:
+    """`--run-dir`: this exact folder, created if needed, and its lock; a folder that holds anything is refused and
+    never touched (a run another process is writing there now: RunInUse)."""
+    if not (path.is_dir() and in_use(path)):  # a live run there: taking the lock below names its process
+        _refuse_if_taken(path)
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"{path}: cannot create the run directory: {e.strerror}; pick another --run-dir") from None
-    return path
+    lock = take_folder(path, created)
+    try:
+        _refuse_if_taken(path)  # filled between the first look and the lock, by a run that has ended since
+    except UsageError:
+        lock.release()
+        raise
+    return path, lock
+
+
+def _refuse_if_taken(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: is a file, not a folder; pick another --run-dir (nothing was changed)")
+    if path.is_dir() and any(p.name != LOCK for p in path.iterdir()):  # a lone lock file: RunInUse decides
+        hint = f"continue that run with --resume {path}, or pick" if (path / store.CHECKPOINT).is_file() else "pick"
+        raise UsageError(f"{path}: already exists and is not empty; {hint} another --run-dir (nothing was changed)")
+
+
+def take_folder(folder: Path, created: bool) -> FolderLock:
+    """Lock `folder` for this process (RunInUse if another has it); a folder that refuses the lock file is a
+    CheckpointError (exit 4), and a folder this process just `created` is removed again."""
+    try:
+        with store.saving(folder):
+            return lock_folder(folder)
+    except BaseException:
+        if created:
+            try:
+                folder.rmdir()  # only if empty: never another process's files
+            except OSError:
+                pass
+        raise
 

@@ -12,7 +12,7 @@ import yaml
 from nnlab.config import RunConfig, validate
 from nnlab.data import Preprocessing
 from nnlab.errors import CheckpointError, ConfigError, UsageError
-from nnlab.rundir.safefile import read_verified, write_atomic, write_verified
+from nnlab.rundir.safefile import read_verified, sha256_of, write_atomic, write_verified
 
 CONFIG, METRICS, CHECKPOINT, SUMMARY = "config.yaml", "metrics.csv", "checkpoint.pt", "summary.json"
 FORMAT = "nnlab-checkpoint/1"
@@ -99,6 +99,7 @@ class SavedRun:
     cfg: RunConfig
     prep: Preprocessing
     checkpoint: dict
+    sha256: str = ""  # of the checkpoint file as it was read
 
     def build_model(self, device):
         """The trained module on `device`; tensors that do not fit the config are a CheckpointError."""
@@ -149,9 +150,69 @@ def load_run(run_dir: Path) -> SavedRun:
         raise CheckpointError(f"{path}: not an nnlab checkpoint (format {FORMAT} expected)")
     try:
         cfg = validate(payload["config"], str(path))
+        check_contents(payload, cfg, path)
         prep = Preprocessing.from_dict(payload["preprocessing"])
     except ConfigError as e:
         raise CheckpointError(f"the config stored in {e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: checkpoint lacks or garbles {e}") from None
-    return SavedRun(run_dir, cfg, prep, payload)
+    return SavedRun(run_dir, cfg, prep, payload, sha256_of(data))
+
+
+def check_contents(payload: dict, cfg: RunConfig, path: Path) -> None:
+    """Every value eval, predict and --resume read, checked against the stored config before any use: a
+    checkpoint that was edited (its sha256 fixed up) is a CheckpointError naming the key, never a crash or a
+    silently broadcast scaler."""
+    import math
+
+    import torch
+
+    def bad(key: str, what: str):
+        raise CheckpointError(f"{path}: '{key}' {what}; the checkpoint does not fit its config (edited?)")
+
+    def count(key: str) -> int:
+        value = payload.get(key)
+        if type(value) is not int or value < 1:
+            bad(key, f"is {value!r}, not a positive whole number")
+        return value
+
+    state = payload.get("model_state")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        bad("model_state", "is not a mapping of tensor names to tensors")
+    n_features, n_outputs = count("n_features"), count("n_outputs")
+    if "threads" in payload:
+        count("threads")
+    names = payload.get("feature_names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) != n_features:
+        bad("feature_names", f"is not a list of {n_features} column names (n_features)")
+    if not isinstance(payload.get("target_name"), str):
+        bad("target_name", "is not a column name")
+    if cfg.data.source == "csv" and (payload["target_name"] != cfg.data.target or
+                                     cfg.data.features not in (None, names)):
+        bad("feature_names", "and target_name differ from the config's data.features and data.target")
+    if cfg.model.max_features and n_features > cfg.model.max_features:
+        bad("n_features", f"is {n_features}, but a {cfg.model.kind} model takes {cfg.model.max_features}")
+    prep = payload.get("preprocessing")
+    if not isinstance(prep, dict):
+        bad("preprocessing", "is not a mapping")
+    for key in ("mean", "scale"):
+        values = prep.get(key)
+        if (values is None) != (not cfg.data.standardize):
+            bad(f"preprocessing.{key}", "does not match data.standardize")
+        if values is not None and (not isinstance(values, list) or len(values) != n_features or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+            bad(f"preprocessing.{key}", f"is not a list of {n_features} finite numbers (one per feature)")
+    if prep.get("scale") is not None and not all(v > 0 for v in prep["scale"]):
+        bad("preprocessing.scale", "holds a value that is not positive")
+    classes = prep.get("classes")
+    if cfg.task == "regression":
+        if classes is not None:
+            bad("preprocessing.classes", "is set for a regression model")
+        return
+    if not isinstance(classes, list) or len(classes) < 2 or len({repr(c) for c in classes}) != len(classes) or \
+            not all(isinstance(c, (str, int, float)) for c in classes):
+        bad("preprocessing.classes", "is not a list of two or more distinct labels")
+    expected = len(classes) if cfg.loss == "cross_entropy" else 1
+    if n_outputs != expected or (cfg.loss == "bce" and len(classes) != 2):
+        bad("n_outputs", f"is {n_outputs}, but {len(classes)} classes with loss {cfg.loss} need {expected}")

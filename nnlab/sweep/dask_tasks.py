@@ -59,13 +59,19 @@ def failed_result(cfg: RunConfig, reason: str) -> TrialResult:
 
 
 def run_groups(client, trials: list[Trial], splits: list, groups: list[Group],
-               on_progress: Callable | None = None, on_group: Callable | None = None):
-    """groups.run_groups on the cluster: (results in trial order, None where interrupted; seconds; interrupted)."""
+               on_progress: Callable | None = None, on_group: Callable | None = None,
+               on_results: Callable | None = None):
+    """groups.run_groups on the cluster: (results in trial order, None where interrupted; seconds; interrupted).
+
+    `on_results(indices, results)` then `on_group(group)` run in this thread as each task's (sub)group comes back.
+    """
     tasks, covered = group_tasks(trials, splits, groups)
     blobs = {path: Blob.read(path) for path in {t.data for t in tasks} - {None}}  # read and hash each file once
     group_of = {t.key: group for t, group in zip(tasks, covered)}
 
     def finished(task, result):
+        if on_results:
+            on_results(group_of[task.key].trials, result)
         if on_group:
             on_group(group_of[task.key])
 

@@ -1,16 +1,27 @@
-"""Writing a sweep's folder: one ordinary sub-run per model (through Run), plus the aggregates.
+"""Writing a sweep's folder: one ordinary sub-run per model (through Run), saved as its group finishes, plus the
+aggregates.
 
     runs/NAME-seeds-STAMP/        (or NAME-sweep-STAMP)
       summary.json                what `--json` prints: paths taken, grid points best first
       points.csv                  one row per grid point: mean, std, min, max per metric
       runs.csv                    one row per model: sub-directory, grid values, seed, status, metrics
       g00-seed0/ ...              a normal run directory each (`nnlab eval` and `nnlab reproduce` open it)
+
+    with SweepFolder.claim(out, trials, splits, groups, kind) as folder:  # before training: fails now if unwritable
+        ... folder.add(indices, results) as runs finish ...
+        summary = folder.close(seconds)                                 # the aggregates
+
+Leaving the block on an error (a disk that fills up, an interrupt) still writes the aggregates of the runs
+saved so far, with status interrupted; a folder that saved nothing is removed.
 """
 
+import shutil
+import time
 from pathlib import Path
 
+from nnlab.errors import CheckpointError, NnlabError
 from nnlab.rundir import store
-from nnlab.rundir.run import Run
+from nnlab.rundir.run import Run, new_folder, take_folder
 from nnlab.rundir.safefile import write_atomic
 from nnlab.sweep import aggregate
 from nnlab.sweep.plan import VECTORIZED_KEYS, Group, Trial
@@ -21,34 +32,90 @@ def sub_run_name(trial: Trial, n_points: int) -> str:
     return f"g{trial.point:02d}-seed{trial.seed}" if n_points > 1 else f"seed{trial.seed}"
 
 
-def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], results: list,
-         seconds: float, kind: str, status: str = "finished") -> dict:
-    """Write every sub-run and the aggregates; return the summary (what --json prints)."""
-    task = trials[0].cfg.task
-    n_points = len({t.point for t in trials})
-    path_of = {i: g for g in groups for i in g.trials}
-    run_dirs = []
-    for i, (trial, s, result) in enumerate(zip(trials, splits, results)):
-        run_dir = Path(parent) / sub_run_name(trial, n_points)
-        run_dirs.append(str(run_dir))
-        group = path_of[i]
-        stack = stack_record(trials, group, i) if group.path == "vectorized" else None
-        save_sub_run(run_dir, trial, s, result, group.path, stack)
-    points = aggregate.summarize(trials, results, task)
-    summary = {
-        "run_dir": str(parent), "kind": kind, "name": trials[0].cfg.name, "task": task,
-        "model": trials[0].cfg.model.kind, "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
-        "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
-        "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
-        "paths": [{"path": g.path, "runs": len(g.trials), "reason": g.reason} for g in groups],
-        "points": points, "status": status,
-        "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
-                   for t, r, d in zip(trials, results, run_dirs) if r.error]}
-    with store.saving(parent):
-        write_atomic(Path(parent) / "points.csv", aggregate.points_csv(points))
-        write_atomic(Path(parent) / "runs.csv", aggregate.runs_csv(trials, results, run_dirs, task))
-    store.save_summary(parent, summary)
-    return summary
+class SweepFolder:
+    """A sweep's folder, locked for this process from claim to close; the sub-runs saved so far."""
+
+    def __init__(self, path: Path, lock, trials: list[Trial], splits: list, groups: list[Group], kind: str):
+        self.path, self.lock, self.kind = path, lock, kind
+        self.trials, self.splits, self.groups = trials, splits, groups
+        self.n_points = len({t.point for t in trials})
+        self.group_of = {i: g for g in groups for i in g.trials}
+        self.index = {(t.point, t.seed): i for i, t in enumerate(trials)}
+        self.saved: dict[int, TrialResult] = {}  # trial index -> its result, whose sub-run is complete on disk
+        self.started = time.perf_counter()
+
+    @classmethod
+    def claim(cls, out: Path, trials: list[Trial], splits: list, groups: list[Group], kind: str) -> "SweepFolder":
+        """A new folder under `out`, locked; its lock file is its first write, so a full or read-only disk fails
+        here (exit 2 or 4), before any training."""
+        path = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
+        return cls(path, take_folder(path, created=True), trials, splits, groups, kind)
+
+    def add(self, indices: list[int], results: list[TrialResult]) -> None:
+        """Save the sub-runs of trials that finished (`results` in the order of `indices`)."""
+        for i, result in zip(indices, results):
+            self._save(i, result)
+
+    def _save(self, i: int, result: TrialResult | None) -> None:
+        if i in self.saved or result is None:
+            return
+        run_dir = self.path / sub_run_name(self.trials[i], self.n_points)
+        if run_dir.exists():  # a save of this process that an interrupt cut short: the folder is ours (locked)
+            shutil.rmtree(run_dir)
+        group = self.group_of[i]
+        stack = stack_record(self.trials, group, i) if group.path == "vectorized" else None
+        save_sub_run(run_dir, self.trials[i], self.splits[i], result, group.path, stack)
+        self.saved[i] = result
+
+    def close(self, seconds: float | None = None, status: str = "finished", trials: list[Trial] | None = None,
+              results: list | None = None) -> dict:
+        """Save the `results` of `trials` not saved yet (a cluster's failed runs), write the aggregates over every
+        saved run and release the folder; return the summary (what --json prints)."""
+        for trial, result in zip(trials or [], results or []):
+            self._save(self.index[(trial.point, trial.seed)], result)
+        kept = sorted(self.saved)
+        trials, results = [self.trials[i] for i in kept], [self.saved[i] for i in kept]
+        run_dirs = [str(self.path / sub_run_name(t, self.n_points)) for t in trials]
+        task = self.trials[0].cfg.task
+        points = aggregate.summarize(trials, results, task)
+        seconds = time.perf_counter() - self.started if seconds is None else seconds
+        paths = [{"path": g.path, "runs": n, "reason": g.reason} for g in self.groups
+                 if (n := sum(i in self.saved for i in g.trials))]
+        summary = {
+            "run_dir": str(self.path), "kind": self.kind, "name": self.trials[0].cfg.name, "task": task,
+            "model": self.trials[0].cfg.model.kind, "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
+            "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
+            "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
+            "paths": paths, "points": points, "status": status,
+            "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
+                       for t, r, d in zip(trials, results, run_dirs) if r.error]}
+        with store.saving(self.path):
+            write_atomic(self.path / "points.csv", aggregate.points_csv(points))
+            write_atomic(self.path / "runs.csv", aggregate.runs_csv(trials, results, run_dirs, task))
+        store.save_summary(self.path, summary)
+        self.lock.release()
+        return summary
+
+    def __enter__(self) -> "SweepFolder":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """An error before close: the runs saved so far keep their aggregates (status interrupted); none saved,
+        no folder."""
+        if self.lock.fd is None:  # closed
+            return
+        for i in set(range(len(self.trials))) - set(self.saved):  # a sub-run whose save failed halfway
+            shutil.rmtree(self.path / sub_run_name(self.trials[i], self.n_points), ignore_errors=True)
+        if self.saved and error is not None:
+            try:
+                self.close(status="interrupted")
+            except (OSError, NnlabError):  # the disk that failed may refuse these too: the sub-runs are what counts
+                pass
+        self.lock.release()
+        if not self.saved:
+            shutil.rmtree(self.path, ignore_errors=True)  # only what this process wrote in its own new folder
+        elif isinstance(error, CheckpointError):
+            raise CheckpointError(f"{error}; the {len(self.saved)} runs saved before it are in {self.path}") from None
 
 
 def stack_record(trials: list[Trial], group: Group, i: int) -> dict:
@@ -63,6 +130,7 @@ def stack_record(trials: list[Trial], group: Group, i: int) -> dict:
 
 def save_sub_run(run_dir: Path, trial: Trial, splits, result: TrialResult, path: str, stack: dict | None = None) -> None:
     """An ordinary run directory, as `nnlab train` leaves it, with a receipt `nnlab reproduce` can use."""
-    run = Run.claim(trial.cfg, splits, result.model, result.device, result.threads, path=run_dir)
-    run.start(trial.args, stack=stack)
-    run.finish(result.fit, result.outcome, result.status, path=path, **({"error": result.error} if result.error else {}))
+    with Run.claim(trial.cfg, splits, result.model, result.device, result.threads, path=run_dir) as run:
+        run.start(trial.args, stack=stack)
+        run.finish(result.fit, result.outcome, result.status, path=path,
+                   **({"error": result.error} if result.error else {}))

@@ -32,7 +32,14 @@ def signals_interrupt(signals=SIGNALS):
     """Within the block, SIGINT and SIGTERM both raise KeyboardInterrupt (once), for code that stops on Ctrl-C
     itself (waiting on Dask); the yielded flag says which signal came."""
     flag = StopFlag()
+    with interruptible(flag, signals):
+        yield flag
 
+
+@contextmanager
+def interruptible(flag: StopFlag, signals=SIGNALS):
+    """Within the block, the first SIGINT or SIGTERM is recorded in `flag` and raises KeyboardInterrupt, for work
+    that cannot poll the flag (a scikit-learn fit); later ones only set the flag (already set)."""
     def handler(signum, frame):
         first = not flag.signum
         flag.request(signum)

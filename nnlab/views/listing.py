@@ -15,7 +15,7 @@ def runs_table(rows: list[dict]) -> Table:
                                    ("overrides", "left", 10), ("epochs", "right", 6), ("train loss", "right", 9),
                                    ("final metric", "left", 10), ("status", "left", 11)):
         table.add_column(column, justify=justify, overflow="fold", min_width=width)
-    styles = {"finished": "green", "interrupted": "yellow", "diverged": "red"}
+    styles = {"finished": "green", "running": "cyan", "interrupted": "yellow", "diverged": "red"}
     for row in rows:
         loss = row.get("train_loss")
         table.add_row(row["run"], (row.get("time") or "")[5:16], row.get("model") or "",

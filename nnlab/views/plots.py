@@ -131,8 +131,17 @@ def confusion_matrix(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes
 
 
 def _save(fig, path: Path) -> Path:
+    """The PNG drawn in memory, then written as every run file is (rundir.safefile: never through a link)."""
+    import io
+
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
+    from nnlab.rundir.safefile import write_atomic
+    from nnlab.rundir.store import saving
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    with saving(Path(path).parent):
+        write_atomic(Path(path), buffer.getvalue())
     return Path(path)

@@ -179,3 +179,12 @@ def test_shape_mismatch_points_at_the_operator():
 def test_depth_limit_allows_ordinary_expressions():
     text = "+".join(["sin(x)"] * 20) + "*" + "(" * (MAX_DEPTH // 2) + "x" + ")" * (MAX_DEPTH // 2)
     assert value(text, x=0.0) == 0
+
+
+def test_a_fullwidth_variable_name_is_the_name_python_reads(cli):
+    """Python reads identifiers in NFKC form: `ｘ` in an expression is x, and so is `ｘ=3`."""
+    import json
+
+    for expression, value in (("ｘ**2", "ｘ=3"), ("ｘ**2", "x=3"), ("x**2", "ｘ=3")):
+        assert json.loads(cli("grad", expression, value, "--json").stdout)["gradient"] == {"x": 6.0}
+    assert "x is given twice" in cli("grad", "x**2", "ｘ=3", "x=2", code=2).stderr

@@ -28,6 +28,41 @@ def test_gradient_check_passes_on_every_bundled_config(config):
         assert row["checked"] == min(16, row["entries"]) and row["max_rel_error"] < gradcheck.TOLERANCE
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("entries", [1, 64, 500, 2000])
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_gradient_check_passes_at_every_entry_count_on_every_bundled_config(config, entries):
+    """More entries checked, more gradients near zero: the float64 noise floor keeps those from failing a correct
+    model (random_mlp --entries 2000 did), with a margin of 10 or more below the tolerance."""
+    cfg, splits = _config(config.name)
+    for batch in (1, 8):
+        inspection = inspect_model(cfg, splits, batch_rows=batch, max_entries=entries)
+        assert inspection.passed
+        assert max(row["max_rel_error"] for row in inspection.gradcheck) < gradcheck.TOLERANCE / 10
+
+
+def test_the_noise_floor_scales_with_the_loss_and_a_small_wrong_gradient_still_fails(broken_kind):
+    """The floor is float64 rounding of the loss, not a fixed 1e-4: a doubled gradient is caught even on a loss
+    a million times smaller."""
+    cfg, splits = _config("linear_regression.yaml")
+    model = cfg.model.build(splits.n_features, splits.n_outputs).double()
+    X, y = (torch.from_numpy(a).double() for a in (splits.X_train[:8], splits.y_train[:8]))
+    loss = torch.nn.MSELoss()
+    floor = gradcheck.noise_floor(model, loss, X, y)
+    assert floor == pytest.approx(gradcheck.NOISE * gradcheck.EPS * _scale(model, loss, X, y) / gradcheck.STEP)
+    assert gradcheck.noise_floor(model, loss, X, y * 1e-3) < floor
+    broken = broken_kind().build(splits.n_features, splits.n_outputs).double()
+    rows = gradcheck.gradient_check(broken, loss, X * 1e-3, y * 1e-3)
+    assert not rows[0]["passed"] and rows[0]["max_rel_error"] == pytest.approx(0.5, rel=1e-3)
+
+
+def _scale(model, loss_fn, X, y) -> float:
+    out = model(X).detach().requires_grad_(True)
+    value = loss_fn(out, y)
+    (g,) = torch.autograd.grad(value, out)
+    return abs(value.item()) + (out * g).abs().sum().item()
+
+
 def test_gradient_check_fails_on_a_wrong_backward(broken_kind):
     cfg, splits = _config("linear_regression.yaml")
     cfg = cfg.model_copy(update={"model": broken_kind()})

@@ -139,3 +139,89 @@ def test_unexpected_errors_have_no_traceback_unless_debug(cli, monkeypatch):
     monkeypatch.setattr(nnlab.data, "load_data", lambda *a, **k: 1 / 0)
     result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "--out", cli.out, code=1)
     assert "internal error: ZeroDivisionError" in result.stderr and "--debug" in result.stderr
+
+
+def _send_then_spin(signum, seen: dict):
+    """Stands in for a long scikit-learn fit: the signal arrives inside it, then it runs on for up to 30 s."""
+    import os
+    import time
+
+    def baseline(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        for _ in range(3000):
+            time.sleep(0.01)
+        seen["finished"] = True  # the signal was ignored
+        return None
+    return baseline
+
+
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_a_signal_while_the_baseline_fits_stops_it_and_keeps_the_finished_run(cli, monkeypatch, signum, code):
+    import nnlab.scoring.baselines
+    from nnlab.rundir.store import load_run
+
+    seen = {}
+    monkeypatch.setattr(nnlab.scoring.baselines, "for_run", _send_then_spin(signum, seen))
+    result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=20", "--baseline", "--out", cli.out,
+                 code=code)
+    assert not seen, "the baseline ran on after the signal"
+    run_dir = next(cli.out.iterdir())
+    assert f"after the last step; the finished run is saved in {run_dir}" in result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished" and "baseline" not in summary and summary["metrics"]["test"]
+    assert load_run(run_dir).checkpoint["train_state"]["finished"] and not (run_dir / ".lock").exists()
+
+
+def test_a_signal_while_scoring_skips_the_baseline_and_exits_with_its_code(cli, monkeypatch):
+    import os
+
+    import nnlab.scoring.metrics
+
+    real = nnlab.scoring.metrics.assess_splits
+
+    def scored_then_signalled(*args, **kwargs):
+        os.kill(os.getpid(), 15)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnlab.scoring.metrics, "assess_splits", scored_then_signalled)
+    result = cli("train", ROOT / "configs" / "linear_regression.yaml", "train.epochs=3", "--out", cli.out, code=143)
+    assert "SIGTERM after the last step" in result.stderr
+    summary = json.loads((next(cli.out.iterdir()) / "summary.json").read_text())
+    assert summary["status"] == "finished" and "baseline" not in summary
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if "wine" not in c.stem], ids=lambda p: p.stem)
+def test_eval_data_works_for_runs_on_synthetic_data(cli, tmp_path, config):
+    """A synthetic run's columns are x1..xN and y; a CSV with them is scored like the run's own split."""
+    import numpy as np
+
+    from nnlab.config import load_config
+    from nnlab.data.sources import read_source
+
+    run_dir = cli.train_json(config, "train.epochs=2")["run_dir"]
+    X, y, names, target, _ = read_source(load_config(config, []))
+    rows = np.column_stack([X, np.asarray(y).reshape(len(X), -1)[:, :1]])[:50]
+    (tmp_path / "more.csv").write_text(",".join([*names, target]) + "\n" +
+                                       "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n")
+    if np.asarray(y).reshape(len(X), -1).shape[1] > 1:  # random data: 10 outputs, one target column
+        assert "cannot score it; nnlab predict" in cli("eval", run_dir, "--data", tmp_path / "more.csv", code=3).stderr
+        assert cli("predict", run_dir, "--data", tmp_path / "more.csv", "--json").stdout
+        return
+    out = json.loads(cli("eval", run_dir, "--data", tmp_path / "more.csv", "--json").stdout)
+    assert out["split"] == str(tmp_path / "more.csv") and out["metrics"]
+
+
+def test_eval_warns_when_the_data_file_changed_since_training(cli, tmp_path):
+    import shutil
+
+    shutil.copy(WINE, tmp_path / "wine.csv")
+    config = write_config(tmp_path, (ROOT / "configs" / "wine_mlp.yaml").read_text()
+                          .replace("../data/wine.csv", "wine.csv"), "wine.yaml")
+    run_dir = cli.train_json(config, "train.epochs=20")["run_dir"]
+    same = cli("eval", run_dir, "--json")
+    assert "warning" not in same.stderr and "data_changed" not in json.loads(same.stdout)
+    lines = (tmp_path / "wine.csv").read_text().splitlines()
+    (tmp_path / "wine.csv").write_text("\n".join(lines[:1] + lines[2:] + lines[1:2]) + "\n")  # same rows, new order
+    changed = cli("eval", run_dir)
+    assert "warning: " in changed.stderr and "the file changed since training" in changed.stderr
+    assert "the file changed" in json.loads(cli("eval", run_dir, "--json").stdout)["data_changed"]

@@ -163,3 +163,48 @@ def test_load_many_reads_once_per_data_and_seed_and_matches_load_data(tmp_path, 
     for cfg, splits in zip(cfgs, loaded):
         alone = load_data(cfg)
         assert np.array_equal(splits.X_train, alone.X_train) and np.array_equal(splits.y_test, alone.y_test)
+
+
+@pytest.mark.parametrize("csv_text, loss, message", [
+    ("a,b,label\n1,2,3\n4,1e39,6\n7,8,9\n1,2,3\n4,5,6\n", "mse", "column 'b' line 3: 1e39 is beyond float32 range"),
+    ("a,b,label\n1,2,3\n4,5,-1e39\n7,8,9\n1,2,3\n4,5,6\n", "mse", "target 'label' holds -1e\\+39, beyond float32"),
+    ("a,b,label\n1,2,3\n4,5,1e39\n7,8,3\n1,2,3\n4,5,6\n", "cross_entropy", "holds real numbers, not class labels"),
+])
+def test_a_value_beyond_float32_range_is_a_data_error_without_warnings(tmp_path, csv_text, loss, message):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning printed ahead of the error line fails the test
+        with pytest.raises(DataError, match=message):
+            load_data(csv_config(tmp_path, csv_text, f"loss: {loss}\n"))
+
+
+def test_a_target_beyond_float32_is_exit_3_with_one_line_not_divergence(cli, tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "1,2,3\n4,5,6\n7,8,9\n" * 3 + "1,2,1e39\n")
+    config = write_config(tmp_path, "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: linear}\n"
+                                    "loss: mse\ntrain: {epochs: 3}\n")
+    result = cli("train", config, "--out", cli.out, code=3)
+    assert result.stderr.count("\n") == 1 and "beyond float32 range" in result.stderr
+    assert "Warning" not in result.stderr and "smaller optimizer.lr" not in result.stderr
+
+
+def test_a_class_with_one_row_is_refused_in_a_stratified_split(tmp_path):
+    text = "a,b,label\n" + "1,2,x\n3,4,y\n" * 10 + "5,6,lonely\n"
+    with pytest.raises(DataError, match="has a single row of class 'lonely'; a stratified split needs two rows"):
+        load_data(csv_config(tmp_path, text))
+    (tmp_path / "d.csv").write_text(text)
+    splits = load_data(load_config(write_config(tmp_path, "data: {source: csv, path: d.csv, target: label, "
+                                                          "test_size: 0}\nmodel: {kind: mlp}")))  # nothing held out
+    assert splits.prep.classes == ["lonely", "x", "y"]
+
+
+def test_missing_values_in_eval_and_predict_data_name_no_training_key(cli, tmp_path):
+    from helpers import ROOT
+
+    run_dir = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=2")["run_dir"]
+    lines = WINE.read_text().splitlines()
+    hole = ",".join(["1", "", *lines[2].split(",")[2:]])  # the first feature left empty
+    (tmp_path / "holes.csv").write_text("\n".join([lines[0], lines[1], hole]) + "\n")
+    for command in ("predict", "eval"):
+        stderr = cli(command, run_dir, "--data", tmp_path / "holes.csv", code=3).stderr
+        assert "missing or infinite values" in stderr and "data.dropna" not in stderr, stderr

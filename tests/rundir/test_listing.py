@@ -60,3 +60,13 @@ def test_compare_needs_two_run_directories(cli, tmp_path):
     run = cli.train_json(LINEAR, "train.epochs=2")["run_dir"]
     assert "at least two" in cli("compare", run, code=2).stderr
     assert "no such run directory" in cli("compare", run, tmp_path / "nope", code=2).stderr
+
+
+def test_a_run_being_written_is_listed_as_running(cli, tmp_path):
+    from nnlab.rundir.lock import lock_folder
+
+    run_dir = Path(cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")["run_dir"])
+    with lock_folder(run_dir):  # what a --resume holds while it trains
+        assert json.loads(cli("runs", cli.out, "--json").stdout)[0]["status"] == "running"
+        assert "running" in cli("runs", cli.out).stdout
+    assert json.loads(cli("runs", cli.out, "--json").stdout)[0]["status"] == "finished"

@@ -80,3 +80,31 @@ def test_regression_prediction_is_the_fitted_polynomial(cli, tmp_path):
     preds = pd.read_csv(tmp_path / "p.csv")
     expected = np.polynomial.polynomial.polyval(preds["x"].to_numpy(), summary["coefficients"])
     assert preds["prediction"].to_numpy() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+def test_a_link_planted_at_the_temporary_is_not_followed_and_the_output_is_a_file(cli, wine_run, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    folder = Path(wine_run) / "predictions"
+    folder.mkdir(exist_ok=True)
+    link = folder / f".{WINE.name}.tmp"
+    link.symlink_to(victim)
+    out = Path(json.loads(cli("predict", wine_run, "--data", WINE, "--json").stdout)["out"])
+    assert victim.read_text() == "precious" and not out.is_symlink() and out.read_text().startswith("class,")
+    assert not link.is_symlink() and not link.exists()
+
+
+def test_a_link_at_the_out_path_is_replaced_with_force_never_written_through(cli, wine_run, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "preds.csv").symlink_to(victim)
+    cli("predict", wine_run, "--data", WINE, "--out", tmp_path / "preds.csv", "--force", "--json")
+    assert victim.read_text() == "precious" and not (tmp_path / "preds.csv").is_symlink()
+
+
+def test_a_killed_predicts_temporary_is_removed_by_the_next_write(cli, wine_run, tmp_path):
+    stale = tmp_path / "out" / f".preds.csv.999999999-{'ab' * 4}.tmp"  # its writer (that pid) is gone
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 1_000_000)
+    cli("predict", wine_run, "--data", WINE, "--out", tmp_path / "out" / "preds.csv", "--json")
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["preds.csv"]

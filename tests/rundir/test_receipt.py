@@ -54,3 +54,21 @@ def test_a_force_resume_updates_the_receipt_so_reproduce_matches(cli, tmp_path):
     assert "every number is identical" in cli("reproduce", run_dir).stdout
 
 
+
+
+def test_a_disk_that_refuses_the_receipt_is_exit_4_not_a_crash(cli, monkeypatch):
+    import errno
+    import os
+
+    import nnlab.rundir.safefile
+
+    real = nnlab.rundir.safefile.write_atomic
+
+    def full_for_receipts(path, data):
+        if Path(path).name == "receipt.json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(nnlab.rundir.safefile, "write_atomic", full_for_receipts)
+    result = cli("train", ROOT / "configs" / "linear_regression.yaml", "train.epochs=2", "--out", cli.out, code=4)
+    assert "cannot save: No space left on device" in result.stderr and result.stderr.count("\n") == 1

@@ -101,3 +101,8 @@ def test_reproduce_reports_a_receipt_without_versions_instead_of_crashing(cli):
     (run_dir / "receipt.json").write_text(json.dumps(receipt))
     out = json.loads(cli("reproduce", run_dir, "--json", code=None).stdout)
     assert any(d.startswith("torch None then") for d in out["conditions_differ"])
+
+
+def test_reproduce_on_a_missing_folder_says_so_and_names_no_version(cli, tmp_path):
+    result = cli("reproduce", tmp_path / "no" / "such", code=2)
+    assert f"{tmp_path / 'no' / 'such'}: no such run directory" in result.stderr and "nnlab 0." not in result.stderr

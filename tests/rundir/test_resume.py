@@ -210,3 +210,62 @@ def test_a_garbled_training_state_is_a_checkpoint_error(cli, tiny, tmp_path, mon
     del payload["train_state"]["loop"]
     save_checkpoint(run_dir, payload)
     assert "training state lacks or garbles 'loop'" in cli("train", "--resume", run_dir, code=4).stderr
+
+
+def test_a_second_resume_of_a_run_that_is_resuming_is_refused_and_changes_nothing(cli, tiny, tmp_path, monkeypatch):
+    from nnlab.config import load_config
+    from nnlab.data import load_data
+    from nnlab.errors import RunInUse
+    from nnlab.rundir.resume import continue_run, open_run
+    from nnlab.training.setup import prepare
+
+    run_dir = tmp_path / "run"
+    with monkeypatch.context() as m:
+        interrupt_after(m, 7)
+        cli("train", tiny(), "--run-dir", run_dir, "--quiet", code=130)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    saved = open_run(run_dir)
+    cfg = load_config(tiny(), [])
+    splits = load_data(cfg)
+    with continue_run(saved, cfg, splits, prepare(cfg, splits), force=False):  # this process resumes it now
+        result = cli("train", "--resume", run_dir, "--quiet", code=7)
+        assert f"{run_dir}: in use by another nnlab process (pid " in result.stderr
+        assert json.loads(cli("runs", tmp_path, "--json").stdout)[0]["status"] == "running"
+        with pytest.raises(RunInUse):
+            continue_run(open_run(run_dir), cfg, splits, prepare(cfg, splits), force=False)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert json.loads(cli("runs", tmp_path, "--json").stdout)[0]["status"] == "interrupted"
+
+
+def test_resume_of_a_run_still_training_before_its_first_checkpoint_says_it_is_in_use(cli, tiny, tmp_path):
+    from nnlab.rundir.lock import lock_folder
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "receipt.json").write_text("{}")
+    with lock_folder(run_dir, command="nnlab train tiny.yaml --run-dir run"):  # started, no checkpoint yet
+        result = cli("train", "--resume", run_dir, code=7)
+    assert "in use by another nnlab process" in result.stderr and "nnlab train tiny.yaml" in result.stderr
+
+
+def test_a_resume_whose_checkpoint_changed_before_it_locked_is_refused(cli, tiny, tmp_path, monkeypatch):
+    """Read, then another process saved and released: continuing from the older checkpoint would undo its work."""
+    from nnlab.config import load_config
+    from nnlab.data import load_data
+    from nnlab.errors import RunInUse
+    from nnlab.rundir.resume import continue_run, open_run
+    from nnlab.training.setup import prepare
+
+    run_dir = tmp_path / "run"
+    with monkeypatch.context() as m:
+        interrupt_after(m, 7)
+        cli("train", tiny(), "--run-dir", run_dir, "--quiet", code=130)
+    stale = open_run(run_dir)
+    with monkeypatch.context() as m:
+        interrupt_after(m, 9)
+        cli("train", "--resume", run_dir, "--quiet", code=130)  # the other process, start to end
+    cfg = load_config(tiny(), [])
+    splits = load_data(cfg)
+    with pytest.raises(RunInUse, match="wrote this run while the resume was starting; resume again"):
+        continue_run(stale, cfg, splits, prepare(cfg, splits), force=False)
+    cli("train", "--resume", run_dir, "--quiet")

@@ -32,6 +32,8 @@ def test_a_fresh_run_claims_a_new_folder_each_time_and_starts_with_receipt_and_c
     a, b = claim(trained, parent=tmp_path), claim(trained, parent=tmp_path)
     assert a.path != b.path and a.path.name.startswith("wine-mlp-")
     a.start(["train.epochs=6"])
+    assert sorted(p.name for p in a.path.iterdir()) == [".lock", CONFIG, "receipt.json"]  # locked while it lives
+    a.release()
     assert sorted(p.name for p in a.path.iterdir()) == [CONFIG, "receipt.json"]
     assert json.loads((a.path / "receipt.json").read_text())["overrides"] == ["train.epochs=6"]
 
@@ -79,3 +81,40 @@ def test_stop_keeps_an_interrupted_checkpoint_and_no_diverged_one(trained, tmp_p
     assert isinstance(error, DivergedError) and "no checkpoint yet in" in str(error)
     assert json.loads((other.path / SUMMARY).read_text())["status"] == "diverged"
     assert not (other.path / CHECKPOINT).exists()
+
+
+def test_a_folder_in_use_is_refused_with_run_in_use_naming_the_process_until_it_is_released(trained, tmp_path):
+    from nnlab.errors import RunInUse
+
+    first = claim(trained, path=tmp_path / "run")
+    first.start([])
+    with pytest.raises(RunInUse, match=f"{tmp_path / 'run'}: in use by another nnlab process \\(pid "):
+        claim(trained, path=tmp_path / "run")
+    assert RunInUse.exit_code == 7
+    first.release()
+    with pytest.raises(UsageError, match="already exists and is not empty"):
+        claim(trained, path=tmp_path / "run")
+
+
+def test_a_lock_file_a_killed_run_left_in_an_empty_folder_does_not_block_it(trained, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").write_text('{"pid": 999999999}\n')
+    with claim(trained, path=tmp_path / "run") as run:
+        run.start([])
+    assert sorted(p.name for p in run.path.iterdir()) == [CONFIG, "receipt.json"]
+
+
+def test_run_dir_messages_suggest_resume_only_for_a_run(trained, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="is a file, not a folder; pick another --run-dir") as refused:
+        claim(trained, path=tmp_path / "file")
+    assert "--resume" not in str(refused.value)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("x")
+    with pytest.raises(UsageError, match="not empty; pick another --run-dir"):
+        claim(trained, path=tmp_path / "notes")
+    cfg, splits, setup, result = trained
+    with claim(trained, path=tmp_path / "run") as run:
+        run.finish(result, None)
+    with pytest.raises(UsageError, match=f"continue that run with --resume {tmp_path / 'run'}"):
+        claim(trained, path=tmp_path / "run")

@@ -77,3 +77,79 @@ def test_disk_full_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypa
     with pytest.raises(OSError, match="No space left on device"):
         write_atomic(path, b"new")
     assert read_verified(path) == b"old" and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_link_planted_at_the_temporary_or_the_target_is_never_followed(tmp_path, monkeypatch):
+    """Links at the old fixed temporary name, at the next temporary name nnlab would draw, and at the target itself:
+    the victim outside the folder never changes and the target ends a regular file."""
+    import nnlab.rundir.safefile as safefile
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    tokens = iter(["deadbeef", "0badf00d", "0badf00e"])
+    monkeypatch.setattr(safefile.secrets, "token_hex", lambda n: next(tokens))
+    real_cleanup = safefile.remove_stale_temporaries
+
+    def cleanup_then_plant(folder, legacy_of=None):  # the attacker plants right after the cleanup: a race won
+        removed = real_cleanup(folder, legacy_of)
+        (folder / f".summary.json.{os.getpid()}-deadbeef.tmp").symlink_to(victim)  # the name nnlab draws first
+        return removed
+
+    monkeypatch.setattr(safefile, "remove_stale_temporaries", cleanup_then_plant)
+    (folder / ".summary.json.tmp").symlink_to(victim)  # the name nnlab used before
+    (folder / "summary.json").symlink_to(victim)
+    write_atomic(folder / "summary.json", b"{}")
+    assert victim.read_text() == "precious"
+    assert not (folder / "summary.json").is_symlink() and (folder / "summary.json").read_bytes() == b"{}"
+    assert not (folder / ".summary.json.tmp").exists()  # removed (the link, not its target)
+    monkeypatch.setattr(safefile, "remove_stale_temporaries", real_cleanup)
+    write_atomic(folder / "summary.json", b"{}")
+    assert sorted(p.name for p in folder.iterdir()) == ["summary.json"]  # the next write clears the raced link
+
+
+def test_temporaries_of_dead_writers_go_on_the_next_write_and_a_live_writers_stay(tmp_path):
+    dead = tmp_path / ".wine.csv.999999999-0123abcd.tmp"
+    live = tmp_path / f".other.csv.{os.getppid()}-0123abcd.tmp"
+    old = tmp_path / ".wine.csv.tmp"
+    foreign = tmp_path / ".notes.tmp"  # not nnlab's name for anything written here
+    for path in (dead, live, old, foreign):
+        path.write_bytes(b"x" * 1000)
+    write_atomic(tmp_path / "wine.csv", b"a,b\n")
+    assert not dead.exists() and not old.exists() and live.exists() and foreign.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, foreign.name, "wine.csv"])
+
+
+def test_an_interrupt_while_writing_leaves_no_temporary(tmp_path, monkeypatch):
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "metrics.csv", b"epoch\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_record_as_it_was(tmp_path, monkeypatch):
+    import hashlib
+
+    import nnlab.rundir.safefile as safefile
+
+    path, real = tmp_path / "checkpoint.pt", safefile.write_atomic
+
+    def full_for_the_file(target, data):
+        if target == path:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(target, data)
+
+    monkeypatch.setattr(safefile, "write_atomic", full_for_the_file)
+    with pytest.raises(OSError):
+        write_verified(path, b"first")
+    assert list(tmp_path.iterdir()) == []  # no record of a file that was never written
+    monkeypatch.undo()
+    write_verified(path, b"first")
+    monkeypatch.setattr(safefile, "write_atomic", full_for_the_file)
+    with pytest.raises(OSError):
+        write_verified(path, b"second")
+    assert record_path(path).read_text() == f"{hashlib.sha256(b'first').hexdigest()}  checkpoint.pt\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import ROOT
+from helpers import CRAFTED, ROOT, craft_checkpoint
 from nnlab.errors import CheckpointError
 from nnlab.rundir.run import new_folder as new_run_dir
 from nnlab.rundir.safefile import record_path, write_verified
@@ -171,3 +171,23 @@ def test_a_read_only_output_folder_is_exit_2_before_training(cli, tmp_path, monk
     for option in ("--out", "--run-dir"):
         result = cli("train", config, option, parent / "runs", code=2)
         assert "Permission denied" in result.stderr and "pick another" in result.stderr
+
+
+@pytest.mark.parametrize("case, edit, key", CRAFTED, ids=[c[0] for c in CRAFTED])
+def test_a_crafted_checkpoint_is_refused_naming_what_does_not_fit(wine_run, tmp_path, case, edit, key):
+    """Validated against its config before anything uses it: no KeyError, no silently broadcast scaler."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(wine_run, copy)
+    craft_checkpoint(copy, edit)
+    with pytest.raises(CheckpointError) as refused:
+        load_run(copy).build_model("cpu")
+    assert key in str(refused.value) and str(copy) in str(refused.value)
+
+
+def test_a_regression_checkpoint_with_classes_is_refused(cli, tmp_path):
+    run_dir = Path(cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")["run_dir"])
+    craft_checkpoint(run_dir, lambda p: p["preprocessing"].update(classes=[0, 1]))
+    with pytest.raises(CheckpointError, match="preprocessing.classes"):
+        load_run(run_dir)

@@ -66,3 +66,122 @@ def test_sweep_table_csv_and_sequential_fallback(cli):
         assert a["metrics"]["test_accuracy"] == pytest.approx(b["metrics"]["test_accuracy"])
     text = cli(*args).stdout
     assert "failed to learn" in text and "test_accuracy" in text and "0.2" in text
+
+
+GROUPS3 = ["sweep", WINE_CFG, "--grid", "train.batch_size=64,32,8", "--seeds", "2", "train.epochs=3"]  # 3 groups
+
+
+def _loadable(parent: Path) -> list[str]:
+    """The sub-runs of a sweep folder, each checked: checkpoint verified, summary finished; runs.csv lists them."""
+    from nnlab.rundir.store import load_run
+
+    subs = sorted(p for p in parent.iterdir() if p.is_dir())
+    for sub in subs:
+        load_run(sub).build_model("cpu")
+        assert json.loads((sub / "summary.json").read_text())["status"] == "finished"
+    listed = [Path(r["run_dir"]).name for r in csv.DictReader(open(parent / "runs.csv"))]
+    assert listed == [s.name for s in subs] and not list(parent.rglob(".*"))  # no temporaries, no lock
+    return listed
+
+
+def _signal_after_groups(monkeypatch, n_groups: int, signum: int, before_save: bool = False):
+    import os
+
+    from nnlab.sweep.save import SweepFolder
+
+    real, seen = SweepFolder.add, []
+
+    def add(self, indices, results):
+        seen.append(indices)
+        if before_save and len(seen) == n_groups:
+            os.kill(os.getpid(), signum)  # arrives while the group is being saved
+        real(self, indices, results)
+        if not before_save and len(seen) == n_groups:
+            os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(SweepFolder, "add", add)
+
+
+@pytest.mark.parametrize("signum, code", [(2, 130), (15, 143)])
+def test_a_signal_keeps_the_groups_that_finished_and_says_so(cli, monkeypatch, signum, code):
+    _signal_after_groups(monkeypatch, 1, signum)
+    result = cli(*GROUPS3, "--out", cli.out, "--json", code=code)
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "interrupted" and summary["runs"] == 2 and summary["paths"][0]["runs"] == 2
+    assert f"2 of 6 runs had finished; saved them in {summary['run_dir']}" in result.stderr
+    assert "error: interrupted by SIG" in result.stderr and " at epoch 1" in result.stderr
+    assert _loadable(Path(summary["run_dir"])) == ["g00-seed0", "g00-seed1"]
+
+
+def test_a_signal_in_a_sequential_group_keeps_each_run_that_finished(cli, monkeypatch):
+    _signal_after_groups(monkeypatch, 3, 2)
+    result = cli(*GROUPS3, "--no-vectorize", "--out", cli.out, "--json", code=130)
+    summary = json.loads(result.stdout)
+    assert summary["runs"] == 3 and "3 of 6 runs had finished" in result.stderr
+    assert _loadable(Path(summary["run_dir"])) == ["g00-seed0", "g00-seed1", "g01-seed0"]
+
+
+def test_a_signal_during_a_groups_save_lets_the_save_finish(cli, monkeypatch):
+    _signal_after_groups(monkeypatch, 2, 2, before_save=True)
+    result = cli(*GROUPS3, "--out", cli.out, "--json", code=130)
+    assert _loadable(Path(json.loads(result.stdout)["run_dir"])) == ["g00-seed0", "g00-seed1", "g01-seed0", "g01-seed1"]
+
+
+def test_a_signal_before_any_group_finished_leaves_no_folder(cli, monkeypatch):
+    import os
+
+    import nnlab.sweep.local
+
+    real = nnlab.sweep.local.train_group
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), 15)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnlab.sweep.local, "train_group", signalled)
+    result = cli(*GROUPS3, "--out", cli.out, code=143)
+    assert "none of the 6 runs had finished; nothing saved" in result.stderr
+    assert not any(cli.out.iterdir())
+
+
+def test_a_disk_that_fills_up_mid_sweep_keeps_the_groups_saved_before(cli, monkeypatch):
+    import errno
+    import os
+
+    import nnlab.rundir.safefile
+
+    real = nnlab.rundir.safefile.write_atomic
+
+    def fills_at_the_third_group(path, data):
+        if "g02-" in str(path) and Path(path).name == "checkpoint.pt":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(nnlab.rundir.safefile, "write_atomic", fills_at_the_third_group)
+    result = cli(*GROUPS3, "--out", cli.out, code=4)
+    [parent] = cli.out.iterdir()
+    assert "No space left on device" in result.stderr and f"the 4 runs saved before it are in {parent}" in result.stderr
+    assert _loadable(parent) == ["g00-seed0", "g00-seed1", "g01-seed0", "g01-seed1"]  # no half-written g02
+    assert json.loads((parent / "summary.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("how, code", [("mkdir", 2), ("lock", 4)])
+def test_a_sweep_folder_that_cannot_be_written_fails_before_any_training(cli, monkeypatch, how, code):
+    import errno
+    import os
+
+    import nnlab.rundir.lock
+    import nnlab.sweep.local
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    trained = []
+    monkeypatch.setattr(nnlab.sweep.local, "train_group", lambda *a, **k: trained.append(a))
+    if how == "mkdir":
+        monkeypatch.setattr(Path, "mkdir", refuse)
+    else:
+        monkeypatch.setattr(nnlab.rundir.lock, "_write_holder", refuse)
+    result = cli(*GROUPS3, "--out", cli.out, code=code)
+    assert "Read-only file system" in result.stderr and not trained
+    assert not cli.out.exists() or not any(cli.out.iterdir())

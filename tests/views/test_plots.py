@@ -68,3 +68,19 @@ def test_summary_is_unchanged_by_plotting(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")
     assert json.loads((Path(summary["run_dir"]) / "summary.json").read_text()) == summary
+
+
+def test_plots_are_written_as_run_files_never_through_a_planted_link(tmp_path, monkeypatch):
+    from nnlab.views import plots
+
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"precious")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "loss.png").symlink_to(victim)
+    (run_dir / ".loss.png.tmp").symlink_to(victim)
+    history = [{"epoch": e, "train_loss": 1.0 / e, "test_loss": 2.0 / e} for e in range(1, 5)]
+    plots.loss_curve(run_dir / "loss.png", history, "mse", "t")
+    assert victim.read_bytes() == b"precious"
+    assert not (run_dir / "loss.png").is_symlink() and (run_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["loss.png"]
