@@ -65,7 +65,7 @@ def train(
     with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
         with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
             result = _fit(run, setup, stop, view.on_epoch_end)
-        outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, val=setup.val)
         compared = baselines.for_run(cfg, splits, setup.model, setup.tensors, always=baseline)
         summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
     written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []

@@ -23,6 +23,8 @@ class LoopState:
     shuffle: torch.Tensor | None = None  # the shuffling generator's state (after this epoch's permutation)
     order: torch.Tensor | None = None  # this epoch's permutation, when stopped inside a minibatch epoch
     epoch_loss: torch.Tensor | None = None  # this epoch's running loss sum, when stopped inside it
+    schedule: dict | None = None  # the lr schedule's state (train_state["scheduler"])
+    watch: dict | None = None  # the monitor's best value, epoch, patience count, best weights (train_state["early_stopping"])
 
     def to_dict(self) -> dict:
         cpu = lambda t: None if t is None else t.detach().cpu().clone()  # noqa: E731
@@ -34,6 +36,13 @@ class LoopState:
     def from_dict(cls, d: dict) -> "LoopState":
         return cls(int(d["epoch"]), int(d["batch"]), int(d["steps"]), float(d["seconds"]),
                    [dict(row) for row in d["history"]], d["shuffle"], d["order"], d["epoch_loss"])
+
+    @classmethod
+    def from_train_state(cls, state: dict) -> "LoopState":
+        """The loop's position and, beside it in train_state, the schedule and monitor states."""
+        loop = cls.from_dict(state["loop"])
+        loop.schedule, loop.watch = state.get("scheduler"), state.get("early_stopping")
+        return loop
 
 
 def rng_states(device: torch.device) -> dict:
@@ -64,7 +73,8 @@ def train_state(loop: LoopState, optimizer, device, data_sha: str, finished: boo
     optim = {k: ([t.detach().cpu().clone() for t in v] if isinstance(v, list) else v)
              for k, v in optimizer.state_dict().items()}
     return {"loop": loop.to_dict(), "optimizer": optim, "optimizer_kind": _kind(optimizer),
-            "rng": rng_states(device), "data_sha256": data_sha, "finished": finished}
+            "rng": rng_states(device), "data_sha256": data_sha, "finished": finished,
+            "scheduler": loop.schedule, "early_stopping": loop.watch}
 
 
 def _kind(optimizer) -> str:

@@ -65,13 +65,13 @@ def _pyplot():
 
 
 def loss_curve(path: Path, history: list[dict], loss: str, title: str) -> Path:
-    """Train and test loss against epoch; a log scale when the values span more than two decades."""
+    """Train, validation and test loss against epoch; a log scale when the values span more than two decades."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed margins: a layout engine draws twice
     epochs = [row["epoch"] for row in history]
     values = []
-    for key, label, style in (("train_loss", "train", "-o"), ("test_loss", "test", "-s")):
+    for key, label, style in (("train_loss", "train", "-o"), ("val_loss", "val", "-^"), ("test_loss", "test", "-s")):
         series = [row.get(key) for row in history]
         if all(v is not None for v in series):
             ax.plot(epochs, series, style, label=label, markersize=3)
