@@ -136,7 +136,7 @@ def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, imputed
     counts = ", ".join(f"'{c}': {int(n)}" for c, n in bad.sum().items() if n)
     lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad_rows.to_numpy())[:5])
     raise DataError(f"{path}: missing or infinite values in {counts} (first at line {lines}); "
-                    "fix them or set data.dropna: true")
+                    "fix them, fill them from the train rows with data.impute: mean (or median), or set data.dropna: true")
 
 
 def _first_short_row(path: Path, sep: str, n_columns: int) -> tuple[int, int] | None:

@@ -69,7 +69,8 @@ def _train_stack(cfg, stack: dict, where: str):
 
     try:
         base, index = cfg.to_dict(), int(stack["index"])
-        members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]}}, where)
+        members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]},
+                             "data": {**base["data"], **({"fold": m["fold"]} if "fold" in m else {})}}, where)
                    for m in stack["members"]]
     except (KeyError, TypeError, ValueError):
         members, index = [], -1

@@ -18,7 +18,8 @@ from nnlab.training.group import TrialResult
 
 
 def sub_run_name(trial: Trial, n_points: int) -> str:
-    return f"g{trial.point:02d}-seed{trial.seed}" if n_points > 1 else f"seed{trial.seed}"
+    name = f"g{trial.point:02d}-seed{trial.seed}" if n_points > 1 else f"seed{trial.seed}"
+    return name if trial.fold is None else f"{name}-fold{trial.fold}"
 
 
 def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], results: list,
@@ -42,6 +43,8 @@ def save(parent: Path, trials: list[Trial], splits: list, groups: list[Group], r
         "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
         "paths": [{"path": g.path, "runs": len(g.trials), "reason": g.reason} for g in groups],
         "points": points, "status": status,
+        **({"folds": trials[0].cfg.data.folds, "per_fold": aggregate.per_fold(trials, results, run_dirs)}
+           if trials[0].fold is not None else {}),
         "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
                    for t, r, d in zip(trials, results, run_dirs) if r.error]}
     with store.saving(parent):
@@ -56,7 +59,8 @@ def stack_record(trials: list[Trial], group: Group, i: int) -> dict:
     optimizer settings (the rest of their configs is trial i's), so `nnlab reproduce` can train it again."""
     def member(trial):
         optimizer = trial.cfg.optimizer.model_dump(mode="json")
-        return {"seed": trial.cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer}}
+        return {"seed": trial.cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer},
+                **({"fold": trial.cfg.data.fold} if trial.cfg.data.folds else {})}
 
     return {"index": group.trials.index(i), "members": [member(trials[j]) for j in group.trials]}
 

@@ -57,6 +57,18 @@ def rng_states(device: torch.device) -> dict:
     return states
 
 
+def get_rng(device: torch.device) -> torch.Tensor:
+    """The generator state dropout draws from on `device` (torch's CPU or CUDA default generator)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def set_rng(state: torch.Tensor, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
+
+
 def restore_rng(states: dict, device: torch.device) -> None:
     version, state, gauss = states["python"]
     random.setstate((version, tuple(state.tolist()), gauss))
