@@ -149,8 +149,11 @@ def _show(summary: dict, parent, quiet: bool) -> None:
     from nnlab.views.sweep_table import points_table
 
     console = stdout()
-    over = f" ({summary['folds']}-fold cross-validation: mean ± std over folds)" if summary.get("folds") else ""
-    title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn{over}"
+    title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
+    if summary.get("folds"):
+        seeds = len(summary["seeds"])
+        console.print(f"{summary['folds']}-fold cross-validation ({seeds} seed{'s' * (seeds > 1)}): each metric is the "
+                      "mean ± std over the folds' models", soft_wrap=True)
     table = points_table(summary["points"], summary["headline"], title)
     console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
     console.print(table)

@@ -158,13 +158,16 @@ def check(
     splits = load_data(cfg)
     info = {"config": str(config), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind, "loss": cfg.loss,
             "n_features": splits.n_features, "n_outputs": splits.n_outputs,
-            "train_rows": len(splits.X_train), "test_rows": len(splits.X_test),
-            "classes": splits.prep.classes}
+            "train_rows": len(splits.X_train), "val_rows": len(splits.X_val), "test_rows": len(splits.X_test),
+            "classes": splits.prep.classes,
+            "categorical": list(splits.prep.encoding.categories) if splits.prep.encoding is not None else []}
     if json_out:
         print_json({"ok": True, **info})
         return
     console = stdout()
     classes = f", classes {', '.join(map(str, info['classes']))}" if info["classes"] else ""
+    val = f"{info['val_rows']} val / " if info["val_rows"] else ""
+    one_hot = f" (one-hot: {', '.join(info['categorical'])})" if info["categorical"] else ""
     console.print(f"[green]ok[/green] {config}: {cfg.model.kind} model, {cfg.task} with {cfg.loss}; "
-                  f"{info['train_rows']} train / {info['test_rows']} test rows, "
-                  f"{info['n_features']} features{classes}")
+                  f"{info['train_rows']} train / {val}{info['test_rows']} test rows, "
+                  f"{info['n_features']} features{one_hot}{classes}")

@@ -4,7 +4,7 @@ import math
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from nnlab.models import REGISTRY
 from nnlab.models.base import CLASSIFICATION_LOSSES, Float, Int, Spec
@@ -191,7 +191,20 @@ class PlateauSchedule(Spec):
 
 SCHEDULES = {"step": StepSchedule, "cosine": CosineSchedule, "plateau": PlateauSchedule}
 ScheduleConfig = Annotated[Union[StepSchedule, CosineSchedule, PlateauSchedule], Field(discriminator="name")]
-ClassWeight = Literal["balanced"] | dict[Union[int, str], Annotated[Float, Field(gt=0)]]
+def _class_weight(value):
+    """balanced, or {label: weight > 0}: checked here so that a bad value is one plain message, not a union's."""
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"{value!r} is neither balanced nor a mapping {{label: weight}}")
+    for label, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"the weight of label {label!r} must be a number > 0, not {weight!r}")
+    return value
+
+
+ClassWeight = Annotated[Literal["balanced"] | dict[Union[int, str], Annotated[Float, Field(gt=0)]] | None,
+                        BeforeValidator(_class_weight)]
 
 
 class TrainConfig(Spec):
@@ -202,7 +215,7 @@ class TrainConfig(Spec):
     early_stopping: EarlyStopping | None = None
     scheduler: ScheduleConfig | None = None
     accumulate: Annotated[Int, Field(ge=1)] = 1  # an optimizer step every N minibatches
-    class_weight: ClassWeight | None = None  # balanced, or {label: weight}; weighted cross-entropy / bce
+    class_weight: ClassWeight = None  # balanced, or {label: weight}; weighted cross-entropy / bce
 
     @model_validator(mode="after")
     def _accumulate_needs_minibatches(self):

@@ -44,7 +44,7 @@ def require(fmt: str) -> None:
         raise UsageError(f"--format: '{fmt}' is not a format; use onnx, torchscript or safetensors")
     missing = [name for name in NEEDS[fmt] if importlib.util.find_spec(name) is None]
     if missing:
-        raise UsageError(f"--format {fmt}: needs {' and '.join(missing)}, which are not installed; install them with "
+        raise UsageError(f"--format {fmt}: needs {' and '.join(missing)} (not installed); install the export extra: "
                          "pip install 'nnlab[export]'")
 
 
