@@ -58,14 +58,14 @@ def row_weights(name: str, weight: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 
 
 def masked_losses(name: str, scores: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,
-                  weight: torch.Tensor | None = None) -> torch.Tensor:
+                  weight: torch.Tensor | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
     """(K,) the loss of each stacked model over its own rows: scores (K, N, o), mask (K, N) 1.0 for real rows.
 
-    Means divide by the model's own row count (or class-weight sum), as its single run's loss does.
+    Means divide by the model's own row count (`rows`, mask.sum(1) when not given) or class-weight sum, as its
+    single run's loss does.
     """
-    losses = row_losses(name, scores, y) * mask
     if weight is not None:  # (K, C): each model's class weights
         w = torch.stack([row_weights(name, weight[k], y[k]) for k in range(len(weight))]) * mask
         return (w * row_losses(name, scores, y)).sum(1) / w.sum(1)
-    total = losses.sum(1)
-    return total if name == "sse" else total / mask.sum(1)
+    total = (row_losses(name, scores, y) * mask).sum(1)
+    return total if name == "sse" else total / (mask.sum(1) if rows is None else rows)

@@ -240,7 +240,8 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
     per_model_loss = member_loss(setup)
     batches = MemberBatches(setup, cfg.batch_size, cfg.accumulate)
     test_mask, val_mask = (row_mask(setup.rows, split, t.shape[1], device) for split, t in (("test", X_test), ("val", X_val)))
-    members = Members(setup, cfg, setup.lrs or [optimizer.lr] * K, has_val=X_val.shape[1] > 0)
+    has_val, no_val = X_val.shape[1] > 0, [{} for _ in range(K)]
+    members = Members(setup, cfg, setup.lrs or [optimizer.lr] * K, has_val=has_val)
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
     check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
@@ -272,7 +273,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
                         diverged_at[k] = checked_epoch
             unchecked.clear()
         train_loss = (epoch_loss / batches.n_batches).tolist() if logged or members.watching else None
-        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask)
+        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask) if has_val else no_val
         active = list(members.active)
         stopping = members.epoch_end(epoch, stack.params, val, train_loss, diverged_at, steps)
         if logged or stopping:
