@@ -131,6 +131,8 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
             check_finite()
         lr = optimizer.lr
         val = evaluate(model, loss_fn, X_val, y_val, task, prefix="val_")  # {} without a validation split
+        if val:
+            model.train()
         stopping = watch is not None and watch.update(epoch, val[watch.monitor], params)
         if schedule is not None:
             schedule.step(_watched(cfg.scheduler, val, epoch_loss, n_batches))
@@ -145,7 +147,6 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
                    **({"lr": lr} if schedule is not None else {}), "seconds": round(time.perf_counter() - clock, 4)}
             model.train()
             history.append(row)
-        model.train()
         if saving:
             checkpoint(state(epoch + 1))
             saved_at = time.perf_counter()
