@@ -73,7 +73,8 @@ def train(
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors, val=setup.val)
         compared = baselines.for_run(cfg, splits, setup.model, setup.tensors, always=baseline)
         summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
-    written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
+    written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared,
+                             result.best_epoch) if plots else []
     view.report(summary, result.history, outcome, compared, written)
 
 

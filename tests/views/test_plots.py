@@ -68,3 +68,14 @@ def test_summary_is_unchanged_by_plotting(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")
     assert json.loads((Path(summary["run_dir"]) / "summary.json").read_text()) == summary
+
+
+def test_the_loss_plot_draws_the_validation_loss_and_marks_the_best_epoch(tmp_path, monkeypatch):
+    from nnlab.views import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(
+        [line.get_label() for line in fig.axes[0].get_lines()]))
+    rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e + 0.01 * e, "test_loss": 1.1 / e} for e in range(1, 9)]
+    plots.loss_curve(tmp_path / "a.png", rows, "mse", "t", best_epoch=3)
+    assert drawn == [["train", "val", "test", "best epoch (3)"]]
