@@ -269,7 +269,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
             finite = torch.isfinite(torch.stack(unchecked)).tolist()  # (epochs since the last check, K)
             for checked_epoch, row in enumerate(finite, start=epoch - len(finite) + 1):
                 for k, ok in enumerate(row):
-                    if not ok and diverged_at[k] is None:
+                    if not ok and diverged_at[k] is None and members.active[k]:  # a stopped model's weights are kept
                         diverged_at[k] = checked_epoch
             unchecked.clear()
         train_loss = (epoch_loss / batches.n_batches).tolist() if logged or members.watching else None

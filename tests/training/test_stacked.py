@@ -153,3 +153,17 @@ def test_a_plateau_stack_needs_sgd():
     params = [torch.zeros(2, 3, requires_grad=True)]
     with pytest.raises(ValueError, match="per-model lr schedules"):
         make_stacked_optimizer(params, [AdamConfig(name="adam")] * 2, per_model_lr=True)
+
+
+def test_a_model_that_stopped_early_is_not_diverged_by_the_training_that_goes_on():
+    """Model 0 stops at epoch 2; model 1 trains on, while model 0's copy in the stack goes on to diverge (lr 1
+    overflows at epoch 6 when trained on)."""
+    cfgs = [load_config(ROOT / "configs" / "linear_regression.yaml",
+                        ["train.epochs=12", "seed=0", "data.val_size=0.1", f"optimizer.lr={lr}",
+                         f"train.early_stopping={{patience: 1, min_delta: {delta}}}"])
+            for lr, delta in ((1.0, 100.0), (0.03, 0.0))]
+    stacked, alone = both_paths(cfgs)
+    assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "finished"]
+    assert stacked[0].fit.stopped == "early_stopping" and stacked[0].fit.stopped_epoch == 2
+    for s_w, a_w in zip(weights(stacked[0]).values(), weights(alone[0]).values()):
+        torch.testing.assert_close(s_w, a_w)
