@@ -156,14 +156,14 @@ def test_a_plateau_stack_needs_sgd():
 
 
 def test_a_model_that_stopped_early_is_not_diverged_by_the_training_that_goes_on():
-    """Model 0 stops at epoch 2; model 1 trains on, while model 0's copy in the stack goes on to diverge (lr 1
-    overflows at epoch 6 when trained on)."""
+    """Model 0 (lr 1: its val_loss grows from epoch 2) stops at epoch 4; model 1 trains on, and model 0's copy in
+    the stack with it, which overflows at epoch 6."""
     cfgs = [load_config(ROOT / "configs" / "linear_regression.yaml",
                         ["train.epochs=12", "seed=0", "data.val_size=0.1", f"optimizer.lr={lr}",
-                         f"train.early_stopping={{patience: 1, min_delta: {delta}}}"])
-            for lr, delta in ((1.0, 100.0), (0.03, 0.0))]
+                         "train.early_stopping={patience: 3}"]) for lr in (1.0, 0.03)]
     stacked, alone = both_paths(cfgs)
     assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "finished"]
-    assert stacked[0].fit.stopped == "early_stopping" and stacked[0].fit.stopped_epoch == 2
+    assert stacked[0].fit.stopped == "early_stopping" and stacked[0].fit.stopped_epoch == 4
+    assert stacked[1].fit.stopped_epoch >= 6  # the stack still trained at epoch 6
     for s_w, a_w in zip(weights(stacked[0]).values(), weights(alone[0]).values()):
         torch.testing.assert_close(s_w, a_w)
