@@ -101,3 +101,13 @@ def test_reproduce_reports_a_receipt_without_versions_instead_of_crashing(cli):
     (run_dir / "receipt.json").write_text(json.dumps(receipt))
     out = json.loads(cli("reproduce", run_dir, "--json", code=None).stdout)
     assert any(d.startswith("torch None then") for d in out["conditions_differ"])
+
+
+def test_reproduce_is_exact_with_a_validation_split_early_stopping_a_schedule_and_dropout(cli, tmp_path):
+    run = cli.train_json(_wine_copy(tmp_path), "data.val_size=0.15", "train.early_stopping={patience: 5, min_delta: "
+                         "0.01}", "train.scheduler={name: cosine, t_max: 50}", "model.dropout=0.1", "train.epochs=300")
+    assert run["stopped"] == "early_stopping" and run["metrics"]["val"]
+    again = json.loads(cli("reproduce", run["run_dir"], "--json").stdout)
+    assert again["identical"] and {"metrics.val.accuracy", "metrics.test.accuracy"} <= {n["key"] for n in again["numbers"]}
+    receipt = json.loads((Path(run["run_dir"]) / "receipt.json").read_text())
+    assert receipt["seeds"]["validation"] == [6202, 2]
