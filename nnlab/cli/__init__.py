@@ -3,6 +3,7 @@
 # Importing registers the commands; --help lists them in this order.
 from nnlab.cli import (  # noqa: F401,E402 - eval, predict  # noqa: F401,E402 - runs, compare, reproduce  # noqa: F401,E402 - grad, inspect (autograd)
     evaluate,
+    export,  # noqa: F401,E402 - export
     grad,
     inspect,
     predict,

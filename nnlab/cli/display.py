@@ -39,7 +39,8 @@ class TrainingView:
 
         self.mode, self.console, self.run, self.setup = mode, console, run, setup
         self.epochs = run.cfg.train.epochs
-        self.table = LossTable(run.cfg.task, has_test=len(run.splits.X_test) > 0, epochs=self.epochs)
+        self.table = LossTable(run.cfg.task, has_test=len(run.splits.X_test) > 0, epochs=self.epochs,
+                               has_val=len(run.splits.X_val) > 0, has_lr=run.cfg.train.scheduler is not None)
         self.tensorboard_dir = run.path / "tensorboard" if tensorboard else None
         self.writer, self.progress, self.task = None, None, None
 
@@ -98,10 +99,14 @@ class TrainingView:
         if self.mode in ("json", "jsonl"):
             print_json(summary)
             return
-        from nnlab.views.report import baseline_table, results
+        from nnlab.views.report import baseline_table, results, stopped_line
 
         console = self.console
         console.print(results(self.run.cfg, outcome))
+        stopping = self.run.cfg.train.early_stopping
+        line = stopped_line(summary, restored=stopping is not None and stopping.restore_best)
+        if line is not None:
+            console.print(line)
         if baseline:
             console.print(baseline_table(self.run.cfg, baseline))
         if self.mode == "normal":

@@ -10,7 +10,7 @@ from nnlab.cli.main import command, print_json, stderr, stdout
 @command(name="eval")
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run directory written by nnlab train.", show_default=False),
-    split: str = typer.Option("test", help="Which split of the run's own data: test or train."),
+    split: str = typer.Option("test", help="Which split of the run's own data: test, val or train."),
     data: Path = typer.Option(None, "--data", help="Evaluate on this CSV instead (same columns as training)."),
     device: str = typer.Option("cpu", help="Where to evaluate: cpu, cuda, cuda:N or auto."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
@@ -27,8 +27,8 @@ def eval_(
     from nnlab.training.device import resolve_device, set_threads
     from nnlab.views import report
 
-    if split not in ("test", "train"):
-        raise UsageError(f"--split: '{split}' is not a split; use test or train")
+    if split not in ("test", "val", "train"):
+        raise UsageError(f"--split: '{split}' is not a split; use test, val or train")
     run = load_run(run_dir)
     dev = resolve_device(device)
     set_threads(run.checkpoint.get("threads", 1))  # the training thread count: identical sums
@@ -45,13 +45,15 @@ def eval_(
             from rich.text import Text
 
             stderr().print(Text("warning: ", style="bold yellow") + Text(changed))
-        X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_train, splits.y_train)
+        X, y = {"test": (splits.X_test, splits.y_test), "val": (splits.X_val, splits.y_val),
+                "train": (splits.X_train, splits.y_train)}[split]
         if len(X) == 0:
-            raise UsageError(f"{run_dir}: the run has no {split} split (data.test_size was 0); use --split train")
+            key = "data.val_size" if split == "val" else "data.test_size"
+            raise UsageError(f"{run_dir}: the run has no {split} split ({key} was 0); use --split train")
     import torch
 
     tensors = tuple(torch.from_numpy(a).to(dev) for a in (X, y))
-    outcome = assess(model, run.cfg, {split: tensors}, run.prep.classes, features)
+    outcome = assess(model, run.cfg, {split: tensors}, run.prep.classes, run.checkpoint.get("input_names", features))
     if json_out:
         print_json({"run_dir": str(run_dir), "split": split, "metrics": outcome.metrics[split],
                     **({"data_changed": changed} if changed else {})})

@@ -25,6 +25,7 @@ def sweep(
                                                            "tcp://127.0.0.1:8786 (needs nnlab[cluster])."),
     workers: int = typer.Option(None, "--workers", help="Train the groups on a local Dask cluster of N worker "
                                                         "processes (needs nnlab[cluster])."),
+    folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation of every grid point and seed."),
 ):
     """Train every point of a grid with several seeds; print one row per point, best first.
 
@@ -39,12 +40,13 @@ def sweep(
     from nnlab.sweep.plan import parse_grid, parse_seeds
 
     train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
-               vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers)
+               vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers,
+               folds=folds)
 
 
 def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, *, vectorize: bool,
                json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
-               workers: int | None = None) -> None:
+               workers: int | None = None, folds: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
     from nnlab.data import load_many
     from nnlab.errors import Interrupted
@@ -52,7 +54,7 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     from nnlab.sweep.save import SweepFolder
     from nnlab.training.signals import catch_signals
 
-    trials = expand(config, overrides, grid, seeds)
+    trials = expand(config, overrides, grid, seeds, folds)
     splits = load_many([t.cfg for t in trials])
     groups = plan(trials, splits, vectorize=vectorize)
     talk = not (json_out or quiet)
@@ -62,8 +64,9 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop, SweepFolder.claim(Path(out), trials, splits, groups, kind) as folder:
         if talk:
-            progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
-                           f"in {len(groups)} group(s)")
+            per = f" x {folds} folds" if folds else ""
+            progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds"
+                           f"{per}) in {len(groups)} group(s)")
 
         def show_group(group):
             if talk:
@@ -155,9 +158,17 @@ def _show(summary: dict, parent, quiet: bool) -> None:
 
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
+    if summary.get("folds"):
+        seeds = len(summary["seeds"])
+        console.print(f"{summary['folds']}-fold cross-validation ({seeds} seed{'s' * (seeds > 1)}): each metric is the "
+                      "mean ± std over the folds' models", soft_wrap=True)
     table = points_table(summary["points"], summary["headline"], title)
     console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
     console.print(table)
+    if summary.get("per_fold"):
+        from nnlab.views.sweep_table import folds_table
+
+        console.print(folds_table(summary["per_fold"], summary["headline"]))
     if not quiet:
         console.print(f"failed to learn = {FAILED_DEFINITION}")
         console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")

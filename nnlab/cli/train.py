@@ -33,17 +33,22 @@ def train(
                                      "(needs the tensorboard package)."),
     seeds: str = typer.Option(None, "--seeds", help="Train one model per seed (10, 0-9 or 1,5,7) and report "
                                                     "mean ± std; see nnlab sweep."),
+    folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation: one model per fold (stratified "
+                                                           "for classification), mean ± std over folds."),
 ):
     """Train the model a config describes and save a run directory.
 
     Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
     Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
+    Cross-validate: nnlab train configs/wine_mlp.yaml --folds 5 (with --seeds 3: 5 folds for each of 3 seeds)
     """
-    if seeds is not None:  # many runs: nnlab/cli/sweep.py
-        single_run_only = {"--seed": seed is not None, "--resume": resume is not None, "--run-dir": run_dir is not None,
-                           "--force": force, "--jsonl": jsonl, "--baseline": baseline, "--tensorboard": tensorboard}
-        return _train_seeds(config, flag_overrides(overrides, device=device, threads=threads), seeds, out,
-                            [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet)
+    if seeds is not None or folds is not None:  # many runs: nnlab/cli/sweep.py
+        single_run_only = {"--seed": seed is not None and seeds is not None, "--resume": resume is not None,
+                           "--run-dir": run_dir is not None, "--force": force, "--jsonl": jsonl,
+                           "--baseline": baseline, "--tensorboard": tensorboard}
+        return _train_seeds(config, flag_overrides(overrides, device=device, threads=threads, seed=seed), seeds, out,
+                            [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet,
+                            folds=folds)
     from nnlab.cli import display
     from nnlab.data import load_data
     from nnlab.scoring.metrics import assess_splits
@@ -64,13 +69,13 @@ def train(
         with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
             with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
                 result = _fit(run, setup, stop, view.on_epoch_end)
-            outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
+            outcome = assess_splits(setup.model, cfg, splits, setup.tensors, val=setup.val)
             compared = _baseline(cfg, splits, setup, baseline, stop)
             summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
         if stop.signum:  # a signal after the last step: the finished run is saved; no plots, no report
             raise run.interrupted_after_training(stop.signum)
-        written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) \
-            if plots else []
+        written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared,
+                                 result.best_epoch) if plots else []
     view.report(summary, result.history, outcome, compared, written)
 
 
@@ -111,18 +116,25 @@ def _claim_run(cfg, splits, setup, saved, out: Path, run_dir: Path | None, force
     return Run.claim(cfg, splits, setup.model, setup.device, setup.threads, setup.optimizer, parent=out, path=run_dir)
 
 
-def _train_seeds(config, overrides, seeds: str, out: Path, conflicting: list[str], json_out: bool, quiet: bool):
-    """`train --seeds`: one run per seed through the sweep machinery; single-run options are refused."""
+def _train_seeds(config, overrides, seeds: str | None, out: Path, conflicting: list[str], json_out: bool,
+                 quiet: bool, folds: int | None = None):
+    """`train --seeds` / `--folds`: one run per seed (and fold) through the sweep machinery; single-run options
+    are refused. --folds alone trains the config's seed."""
     from nnlab.cli.sweep import train_many
+    from nnlab.config import load_config
     from nnlab.errors import UsageError
     from nnlab.sweep.plan import parse_seeds
 
+    flag = "--seeds" if seeds is not None else "--folds"
     if conflicting:
         given = ", ".join(conflicting)
-        raise UsageError(f"{given} and --seeds: --seeds trains one run per seed, each with its own seed and run "
+        raise UsageError(f"{given} and {flag}: {flag} trains one run per {flag[2:-1]}, each with its own run "
                          f"directory; drop {given}")
-    return train_many(config, overrides, [], parse_seeds(seeds), out, vectorize=True, json_out=json_out,
-                      quiet=quiet, kind="seeds")
+    if config is None:
+        raise UsageError(f"train {flag}: give a config file")
+    seed_list = parse_seeds(seeds) if seeds is not None else [load_config(config, overrides).seed]
+    return train_many(config, overrides, [], seed_list, out, vectorize=True, json_out=json_out,
+                      quiet=quiet, kind="folds" if folds else "seeds", folds=folds)
 
 
 def _resolve_config(config, overrides: list[str], resume, run_dir, force: bool):
@@ -163,13 +175,16 @@ def check(
     splits = load_data(cfg)
     info = {"config": str(config), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind, "loss": cfg.loss,
             "n_features": splits.n_features, "n_outputs": splits.n_outputs,
-            "train_rows": len(splits.X_train), "test_rows": len(splits.X_test),
-            "classes": splits.prep.classes}
+            "train_rows": len(splits.X_train), "val_rows": len(splits.X_val), "test_rows": len(splits.X_test),
+            "classes": splits.prep.classes,
+            "categorical": list(splits.prep.encoding.categories) if splits.prep.encoding is not None else []}
     if json_out:
         print_json({"ok": True, **info})
         return
     console = stdout()
     classes = f", classes {', '.join(map(str, info['classes']))}" if info["classes"] else ""
+    val = f"{info['val_rows']} val / " if info["val_rows"] else ""
+    one_hot = f" (one-hot: {', '.join(info['categorical'])})" if info["categorical"] else ""
     console.print(f"[green]ok[/green] {config}: {cfg.model.kind} model, {cfg.task} with {cfg.loss}; "
-                  f"{info['train_rows']} train / {info['test_rows']} test rows, "
-                  f"{info['n_features']} features{classes}")
+                  f"{info['train_rows']} train / {val}{info['test_rows']} test rows, "
+                  f"{info['n_features']} features{one_hot}{classes}")

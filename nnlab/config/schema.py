@@ -4,7 +4,7 @@ import math
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from nnlab.models import REGISTRY
 from nnlab.models.base import CLASSIFICATION_LOSSES, Float, Int, Spec
@@ -14,7 +14,23 @@ from nnlab.models.base import CLASSIFICATION_LOSSES, Float, Int, Spec
 
 class _DataBase(Spec):
     test_size: Annotated[Float, Field(ge=0, lt=1)] = 0.2
+    val_size: Annotated[Float, Field(ge=0, lt=1)] = 0.0  # a fraction of all rows, carved from the train split
     standardize: bool = True
+    folds: Annotated[Int, Field(ge=2, le=1000)] | None = None  # k-fold: fold `fold` of `folds` is the test split
+    fold: Annotated[Int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _rows_left_to_train(self):
+        if (self.folds is None) != (self.fold is None):
+            raise ValueError("fold: goes with data.folds: data.fold picks which of data.folds is the test split "
+                             "(nnlab train --folds K trains every fold)")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold: {self.fold} but data.folds is {self.folds}; folds are numbered 0 to {self.folds - 1}")
+        held_out = 1 / self.folds if self.folds else self.test_size
+        if self.val_size and self.val_size + held_out >= 1:
+            test = f"a fold (1/{self.folds})" if self.folds else f"test_size ({self.test_size:g})"
+            raise ValueError(f"val_size: {self.val_size:g} + {test} leaves no train rows; lower val_size")
+        return self
 
 
 class CsvData(_DataBase):
@@ -24,13 +40,23 @@ class CsvData(_DataBase):
     features: Annotated[list[str], Field(min_length=1)] | None = None
     sep: Annotated[str, Field(min_length=1)] = ","
     dropna: bool = False
+    categorical: Literal["auto"] | list[str] = "auto"  # auto: non-numeric feature columns are one-hot encoded
+    impute: Literal["mean", "median"] | None = None  # None: a missing value is an error (or dropna)
 
-    @field_validator("features")
+    @field_validator("features", "categorical")
     @classmethod
-    def _unique(cls, features):
-        if features is not None and len(set(features)) != len(features):
+    def _unique(cls, columns):
+        if isinstance(columns, list) and len(set(columns)) != len(columns):
             raise ValueError("lists a column twice")
-        return features
+        return columns
+
+    @model_validator(mode="after")
+    def _categorical_are_features(self):
+        if isinstance(self.categorical, list) and self.features is not None:
+            missing = [c for c in self.categorical if c not in self.features]
+            if missing:
+                raise ValueError(f"categorical: lists '{missing[0]}', which is not in data.features")
+        return self
 
 
 class _SyntheticWeights(_DataBase):
@@ -123,11 +149,80 @@ OPTIMIZERS = {"sgd": SGDConfig, "adam": AdamConfig, "adamw": AdamConfig}
 OptimizerConfig = Annotated[Union[SGDConfig, AdamConfig], Field(discriminator="name")]
 
 
+Monitor = Literal["val_loss", "val_accuracy", "val_r2"]
+
+
+class EarlyStopping(Spec):
+    """Stop when `monitor` has not improved by more than min_delta for `patience` epochs (Keras' EarlyStopping)."""
+
+    monitor: Monitor = "val_loss"
+    patience: Annotated[Int, Field(ge=1)] = 20
+    min_delta: Annotated[Float, Field(ge=0)] = 0.0
+    restore_best: bool = True  # the saved model is the best epoch's weights
+
+
+class StepSchedule(Spec):
+    """torch.optim.lr_scheduler.StepLR: lr × gamma every step_size epochs."""
+
+    name: Literal["step"]
+    step_size: Annotated[Int, Field(ge=1)]
+    gamma: Annotated[Float, Field(gt=0)] = 0.1
+
+
+class CosineSchedule(Spec):
+    """torch.optim.lr_scheduler.CosineAnnealingLR: from lr down to eta_min over t_max epochs (default train.epochs)."""
+
+    name: Literal["cosine"]
+    t_max: Annotated[Int, Field(ge=1)] | None = None
+    eta_min: Annotated[Float, Field(ge=0)] = 0.0
+
+
+class PlateauSchedule(Spec):
+    """torch.optim.lr_scheduler.ReduceLROnPlateau: lr × factor after `patience` epochs without improvement."""
+
+    name: Literal["plateau"]
+    factor: Annotated[Float, Field(gt=0, lt=1)] = 0.1
+    patience: Annotated[Int, Field(ge=0)] = 10
+    monitor: Literal["val_loss", "val_accuracy", "val_r2", "train_loss"] = "val_loss"
+    threshold: Annotated[Float, Field(ge=0)] = 1e-4  # relative, as torch's default threshold_mode "rel"
+    cooldown: Annotated[Int, Field(ge=0)] = 0
+    min_lr: Annotated[Float, Field(ge=0)] = 0.0
+
+
+SCHEDULES = {"step": StepSchedule, "cosine": CosineSchedule, "plateau": PlateauSchedule}
+ScheduleConfig = Annotated[Union[StepSchedule, CosineSchedule, PlateauSchedule], Field(discriminator="name")]
+def _class_weight(value):
+    """balanced, or {label: weight > 0}: checked here so that a bad value is one plain message, not a union's."""
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"{value!r} is neither balanced nor a mapping {{label: weight}}")
+    for label, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"the weight of label {label!r} must be a number > 0, not {weight!r}")
+    return value
+
+
+ClassWeight = Annotated[Literal["balanced"] | dict[Union[int, str], Annotated[Float, Field(gt=0)]] | None,
+                        BeforeValidator(_class_weight)]
+
+
 class TrainConfig(Spec):
     epochs: Annotated[Int, Field(ge=1)] = 100
     batch_size: Annotated[Int, Field(ge=1)] | None = None  # None: full batch
     log_every: Annotated[Int, Field(ge=1)] | None = None  # None: about ten rows
     checkpoint_every: Annotated[Int, Field(ge=1)] | None = None  # None: at an epoch end once a minute
+    early_stopping: EarlyStopping | None = None
+    scheduler: ScheduleConfig | None = None
+    accumulate: Annotated[Int, Field(ge=1)] = 1  # an optimizer step every N minibatches
+    class_weight: ClassWeight = None  # balanced, or {label: weight}; weighted cross-entropy / bce
+
+    @model_validator(mode="after")
+    def _accumulate_needs_minibatches(self):
+        if self.accumulate > 1 and self.batch_size is None:
+            raise ValueError("accumulate: needs minibatches: set train.batch_size (a full batch already sums "
+                             "the gradient of every row)")
+        return self
 
     @property
     def log_interval(self) -> int:
@@ -188,7 +283,25 @@ class RunConfig(Spec):
                 len(self.data.features) > self.model.max_features:
             raise ValueError(f"model.kind: '{kind}' takes {self.model.max_features} input feature, "
                              f"but data.features lists {len(self.data.features)}")
+        self._monitors_exist()
+        if self.train.class_weight is not None and self.loss not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"train.class_weight: weights classes, but loss {self.loss} is a regression loss")
         return self
+
+    def _monitors_exist(self) -> None:
+        """Early stopping and a plateau schedule watch a split and a metric this run has."""
+        watched = [("train.early_stopping.monitor", self.train.early_stopping),
+                   ("train.scheduler.monitor", self.train.scheduler)]
+        metric = "accuracy" if self.task == "classification" else "r2"
+        for key, section in watched:
+            monitor = getattr(section, "monitor", None)
+            if monitor is None or monitor in ("train_loss", "val_loss", f"val_{metric}"):
+                if monitor and monitor.startswith("val_") and not self.data.val_size:
+                    raise ValueError(f"{key}: {monitor} needs a validation split, but data.val_size is 0; set "
+                                     "data.val_size (e.g. 0.1)" + (" or monitor: train_loss" if "scheduler" in key
+                                                                   else ""))
+                continue
+            raise ValueError(f"{key}: {monitor} is not logged by a {self.task} run; use val_loss or val_{metric}")
 
     @property
     def task(self) -> str:

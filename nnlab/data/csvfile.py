@@ -41,17 +41,18 @@ def read_header(path: Path, sep: str) -> list[str]:
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-MISSING_FIX = "fix them or set data.dropna: true"
+MISSING_FIX = "fix them, fill them from the train rows with data.impute: mean (or median), or set data.dropna: true"
 
 
 def read_csv(path: Path, target: str | None, features: list[str] | None, sep: str = ",",
-             dropna: bool = False, fix: str = MISSING_FIX):
-    """X float32 (N, F), y as read (N,) or None when `target` is None, and the feature names.
+             dropna: bool = False, categorical="auto", impute: bool = False, fix: str = MISSING_FIX):
+    """X float32 (N, F), y as read (N,) or None when `target` is None, the feature names, and the categorical
+    columns' text {column: object array (N,), None where missing} (their columns of X are NaN).
 
+    `categorical`: "auto" (mostly non-numeric columns), a list of columns, or [] (every feature is a number).
+    `impute`: missing feature values stay NaN (or None) to be filled later instead of being an error.
     `fix` ends the message about missing values (eval and predict cannot set data.dropna).
     """
-    import warnings
-
     import pandas as pd
 
     header = read_header(path, sep)
@@ -69,17 +70,24 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
                             "remove it from data.features")
     if not features:
         raise DataError(f"{path}: no feature columns besides the target '{target}'")
+    auto = categorical == "auto"
+    text = [] if auto else list(categorical)
+    for name in text:
+        if name not in features:
+            raise DataError(f"{path}: data.categorical column '{name}' not found among the features"
+                            f"{did_you_mean(name, features)}")
     columns = features + ([target] if target is not None else [])
     try:
-        # No usecols: with it, pandas silently accepts rows with extra fields.
-        with warnings.catch_warnings():  # a value beyond float32 becomes inf with a RuntimeWarning: named below
-            warnings.simplefilter("ignore", RuntimeWarning)
-            frame = pd.read_csv(path, sep=sep, dtype={c: np.float32 for c in features}, encoding=ENCODING,
-                                skipinitialspace=True)
+        frame = _read_frame(path, sep, features, text)
     except ValueError as e:
         if isinstance(e, pd.errors.ParserError):
             raise DataError(f"{path}: {_parser_message(e)}") from None
-        raise DataError(_find_non_numeric(path, sep, features) or f"{path}: {e}") from None
+        found = _non_numeric(path, sep, [c for c in features if c not in text])
+        if auto and found and all(categorical_like for _, categorical_like, _ in found.values()):
+            text = [c for c in features if c in found or c in text]
+            frame = _read_frame(path, sep, features, text)
+        else:
+            raise DataError(_non_numeric_message(path, found, auto) or f"{path}: {e}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -90,21 +98,43 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
         if short:
             raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
                             f"{len(header)}; every row needs as many values as the header")
-    frame = _handle_missing(frame[columns], columns, path, dropna, sep, fix)
-    X = frame[features].to_numpy(dtype=np.float32)
+    frame = _handle_missing(frame[columns], columns, path, dropna, sep, fix, features if impute else [])
+    if text:
+        X = np.full((len(frame), len(features)), np.nan, dtype=np.float32)
+        for j, name in enumerate(features):
+            if name not in text:
+                X[:, j] = frame[name].to_numpy(dtype=np.float32)
+    else:
+        X = frame[features].to_numpy(dtype=np.float32)
+    cats = {name: np.array([None if v is None or v != v else str(v).strip() for v in frame[name].tolist()],
+                           dtype=object) for name in text}
     y = frame[target].to_numpy() if target is not None else None
     if y is not None and y.dtype == object:
         y = np.array([str(v).strip() for v in y], dtype=object)
-    return X, y, features
+    return X, y, features, cats
 
 
-def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, fix: str):
-    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them. A number too large
-    for float32 (read as inf) is always an error, named with its line."""
+def _read_frame(path: Path, sep: str, features: list[str], text: list[str]):
+    """The CSV as a frame: numeric features parsed to float32, `text` columns kept as strings."""
+    import warnings
+
     import pandas as pd
 
-    bad = pd.DataFrame({c: frame[c].isna() | (np.isinf(frame[c]) if frame[c].dtype.kind == "f" else False)
-                        for c in columns})
+    dtype = {c: (object if c in text else np.float32) for c in features}
+    with warnings.catch_warnings():  # a value beyond float32 becomes inf with a RuntimeWarning: named below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # No usecols: with it, pandas silently accepts rows with extra fields.
+        return pd.read_csv(path, sep=sep, dtype=dtype, encoding=ENCODING, skipinitialspace=True)
+
+
+def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, fix: str, imputed=()):
+    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them. Missing values
+    of the `imputed` columns are kept (data.impute fills them); their infinite values are not. A number too
+    large for float32 (read as inf) is always an error, named with its line."""
+    import pandas as pd
+
+    bad = pd.DataFrame({c: (frame[c].isna() if c not in imputed else False) |
+                        (np.isinf(frame[c]) if frame[c].dtype.kind == "f" else False) for c in columns})
     bad_rows = bad.any(axis=1)
     if not bad_rows.any():
         return frame
@@ -175,21 +205,40 @@ def _first_short_row(path: Path, sep: str, n_columns: int) -> tuple[int, int] | 
     return None
 
 
-def _find_non_numeric(path: Path, sep: str, features: list[str]) -> str | None:
-    """The first feature value that is not a number, named by column, line and value."""
+def _non_numeric(path: Path, sep: str, features: list[str]) -> dict[str, tuple[int, bool, str]]:
+    """{column: (first line, mostly text?, first value)} for the features holding values that are not numbers.
+
+    A column is *mostly text* (one-hot encoded by data.categorical: auto) when more than half of its
+    non-missing values are not numbers; fewer look like typos in a numeric column, which stay an error.
+    """
     import pandas as pd
 
     frame = pd.read_csv(path, sep=sep, dtype=str, encoding=ENCODING, keep_default_na=False,
                         skipinitialspace=True)
     frame.columns = [str(c).strip() for c in frame.columns]
+    found = {}
     for name in features:
         text = frame[name].str.strip()
-        numbers = pd.to_numeric(text.where(text != "", "nan"), errors="coerce")
-        bad = numbers.isna() & ~text.str.lower().isin(["", "nan", "na", "n/a", "null", "none"])
+        missing = text.str.lower().isin(MISSING)
+        numbers = pd.to_numeric(text.where(~missing, "nan"), errors="coerce")
+        bad = numbers.isna() & ~missing
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            return (f"{path}: column '{name}' line {row + 2}: {text.iloc[row]!r} is not a number; "
-                    "features must be numeric (drop the column from data.features or fix the value)")
+            found[name] = (row + 2, int(bad.sum()) * 2 > int((~missing).sum()), text.iloc[row])
+    return found
+
+
+MISSING = ["", "nan", "na", "n/a", "null", "none"]  # read as missing, not as text
+
+
+def _non_numeric_message(path: Path, found: dict, auto: bool) -> str | None:
+    """The first non-numeric value of a column that must be numeric, named by column, line and value."""
+    for name, (line, mostly_text, value) in found.items():
+        if auto and mostly_text:
+            continue
+        why = "most of its values are numbers, so this looks like a typo; " if auto else ""
+        return (f"{path}: column '{name}' line {line}: {value!r} is not a number; {why}fix the value, drop the "
+                "column from data.features, or list it in data.categorical to one-hot encode it")
     return None
 
 

@@ -6,21 +6,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnlab.config import RunConfig
+from nnlab.data.encoding import Encoding
 from nnlab.errors import ConfigError, DataError
 
 
 @dataclass
 class Preprocessing:
-    """What was fitted on the train split: scaler statistics and the class labels."""
+    """What was fitted on the train split: the encoding of raw columns, scaler statistics and the class labels."""
 
     mean: np.ndarray | None = None  # (n_features,), None when not standardized
     scale: np.ndarray | None = None
     classes: list | None = None  # original labels; position = encoded class
+    encoding: Encoding | None = None  # impute and one-hot; None when every column is a number used as it is
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
+    def transform(self, X: np.ndarray, text: dict | None = None, where: str = "data") -> np.ndarray:
+        """Model inputs from raw columns: encoded (when fitted with an encoding), then standardized."""
+        if self.encoding is not None:
+            X = self.encoding.transform(X, text or {}, where)
         if self.mean is None:
             return X
         return ((X - self.mean) / self.scale).astype(np.float32)
+
+    def input_names(self, columns: list[str]) -> list[str]:
+        """The model's input names for these raw columns (one-hot columns become `column=category`)."""
+        return self.encoding.names() if self.encoding is not None else list(columns)
 
     def encode(self, labels: np.ndarray, where: str) -> np.ndarray:
         """Original labels -> class indices; a label the model never saw is a DataError."""
@@ -36,23 +45,28 @@ class Preprocessing:
         """Plain lists, safe for a weights_only checkpoint."""
         return {"mean": None if self.mean is None else self.mean.tolist(),
                 "scale": None if self.scale is None else self.scale.tolist(),
-                "classes": self.classes}
+                "classes": self.classes, "encoding": None if self.encoding is None else self.encoding.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocessing":
         as_array = lambda v: None if v is None else np.asarray(v, dtype=np.float32)  # noqa: E731
-        return cls(as_array(d.get("mean")), as_array(d.get("scale")), d.get("classes"))
+        encoding = Encoding.from_dict(d["encoding"]) if d.get("encoding") else None
+        return cls(as_array(d.get("mean")), as_array(d.get("scale")), d.get("classes"), encoding)
 
 
 
-def fit_preprocessing(X_train: np.ndarray, labels: np.ndarray | None, standardize: bool) -> Preprocessing:
-    """StandardScaler statistics from the train rows (std 0 -> 1, as scikit-learn does) and the classes."""
+def fit_preprocessing(X_train: np.ndarray, labels: np.ndarray | None, standardize: bool,
+                      one_hot: np.ndarray | None = None) -> Preprocessing:
+    """StandardScaler statistics from the train rows (std 0 -> 1, as scikit-learn does) and the classes;
+    `one_hot` marks indicator columns, which keep mean 0 and scale 1 (as a ColumnTransformer leaves them)."""
     prep = Preprocessing()
     if standardize:
         X64 = X_train.astype(np.float64)
         prep.mean = X64.mean(axis=0).astype(np.float32)
         std = X64.std(axis=0)
         prep.scale = np.where(std > 0, std, 1.0).astype(np.float32)
+        if one_hot is not None and one_hot.any():
+            prep.mean[one_hot], prep.scale[one_hot] = 0.0, 1.0
     if labels is not None:
         prep.classes = sorted(unique_inverse(labels)[0], key=label_order)
     return prep
@@ -82,7 +96,7 @@ def check_labels(y: np.ndarray, cfg: RunConfig, target_name: str, where: str) ->
     if cfg.loss == "bce" and len(classes) > 2:
         raise ConfigError(f"loss: bce needs 2 classes, but target '{target_name}' has {len(classes)}; "
                           "use loss: cross_entropy")
-    n_test = math.ceil(cfg.data.test_size * len(y)) if cfg.data.test_size else None
+    n_test = math.ceil(cfg.data.test_size * len(y)) if cfg.data.test_size and not cfg.data.folds else None
     if n_test is not None and n_test < len(classes):
         raise DataError(f"{where}: data.test_size {cfg.data.test_size} gives {n_test} test rows for "
                         f"{len(classes)} classes; raise test_size so every class is held out")
@@ -117,4 +131,25 @@ def _plain(value):
 def label_order(label):
     return (0, label, "") if isinstance(label, (int, float)) else (1, 0, str(label))
 
+
+def class_weights(spec, codes: np.ndarray, classes: list, where: str) -> np.ndarray | None:
+    """train.class_weight as one weight per class (float32), from the train rows' class indices `codes`.
+
+    balanced: n_rows / (n_classes · rows of the class), scikit-learn's compute_class_weight; a mapping
+    {label: weight} names original labels (a class it leaves out weighs 1).
+    """
+    if spec is None:
+        return None
+    counts = np.bincount(codes.reshape(-1).astype(np.int64), minlength=len(classes))
+    if spec == "balanced":
+        with np.errstate(divide="ignore"):
+            return np.where(counts > 0, counts.sum() / (len(classes) * counts), 1.0).astype(np.float32)
+    by_name = {str(label): i for i, label in enumerate(classes)}
+    weights = np.ones(len(classes), dtype=np.float32)
+    for label, weight in spec.items():
+        if str(label) not in by_name:
+            raise ConfigError(f"train.class_weight: label {label!r} is not a class of {where} (classes: "
+                              f"{', '.join(map(repr, classes))})")
+        weights[by_name[str(label)]] = weight
+    return weights
 

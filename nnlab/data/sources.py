@@ -14,19 +14,21 @@ def describe_source(cfg: RunConfig) -> str:
 
 
 def read_source(cfg: RunConfig):
-    """X float32 (N, F), raw y, feature names, target name, generating parameters."""
+    """X float32 (N, F), raw y, feature names, target name, generating parameters, and the text columns
+    {name: (N,) objects} that data.categorical one-hot encodes (their columns of X are NaN)."""
     d = cfg.data
     if d.source == "csv":
         from nnlab.data.csvfile import read_csv, regression_target
 
-        X, y, features = read_csv(Path(d.path), d.target, d.features, d.sep, d.dropna)
+        X, y, features, text = read_csv(Path(d.path), d.target, d.features, d.sep, d.dropna, d.categorical,
+                                        d.impute is not None)
         if cfg.model.max_features and len(features) > cfg.model.max_features:
             raise ConfigError(f"model.kind: '{cfg.model.kind}' takes {cfg.model.max_features} input feature, "
                               f"but {d.path} gives {len(features)}; list one in data.features")
         if cfg.task == "regression":
             y = regression_target(y, Path(d.path), d.target, ", so it cannot be regressed; for class labels use "
                                                              "loss: cross_entropy")
-        return X, y, features, d.target, {}
+        return X, y, features, d.target, {}, text
     rng = np.random.default_rng([cfg.seed, 0])
     if d.source in ("linear", "logistic"):
         w = np.asarray(d.weights if d.weights is not None else rng.standard_normal(d.width), dtype=np.float64)
@@ -37,13 +39,13 @@ def read_source(cfg: RunConfig):
         else:
             y = (rng.random(d.n_samples) < 1 / (1 + np.exp(-z))).astype(np.int64)
         names = [f"x{i + 1}" for i in range(len(w))]
-        return X.astype(np.float32), y, names, "y", {"weights": w.tolist(), "bias": float(d.bias)}
+        return X.astype(np.float32), y, names, "y", {"weights": w.tolist(), "bias": float(d.bias)}, {}
     if d.source == "sine":
         x = np.linspace(d.low, d.high, d.n_samples)
         y = np.sin(x) + d.noise * rng.standard_normal(d.n_samples)
-        return x[:, None].astype(np.float32), y[:, None].astype(np.float32), ["x"], "y", {}
+        return x[:, None].astype(np.float32), y[:, None].astype(np.float32), ["x"], "y", {}, {}
     if d.source == "random":
         X = rng.standard_normal((d.n_samples, d.n_features), dtype=np.float32)
         y = rng.standard_normal((d.n_samples, d.n_outputs), dtype=np.float32)
-        return X, y, [f"x{i + 1}" for i in range(d.n_features)], "y", {}
+        return X, y, [f"x{i + 1}" for i in range(d.n_features)], "y", {}, {}
     raise ConfigError(f"data.source: unknown source '{d.source}'{did_you_mean(d.source, ['csv'])}")

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from nnlab.models.base import Int, ModelSpec, register
+from nnlab.models.base import Float, Int, ModelSpec, register
 
 ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU"}
 
@@ -14,6 +14,7 @@ class MLPSpec(ModelSpec):
     kind: Literal["mlp"] = "mlp"
     hidden: Annotated[list[Annotated[Int, Field(gt=0)]], Field(min_length=1)] = [64]
     activation: Literal["relu", "tanh", "sigmoid", "leaky_relu"] = "relu"
+    dropout: Annotated[Float, Field(ge=0, lt=1)] = 0.0  # after each hidden activation; 0: no Dropout layers
     losses = ("cross_entropy", "bce", "mse", "sse")
 
     def build(self, n_features: int, n_outputs: int):
@@ -23,5 +24,7 @@ class MLPSpec(ModelSpec):
         layers = []
         for n_in, n_out in zip(sizes, sizes[1:]):
             layers += [nn.Linear(n_in, n_out), getattr(nn, ACTIVATIONS[self.activation])()]
+            if self.dropout:
+                layers.append(nn.Dropout(self.dropout))
         layers.append(nn.Linear(sizes[-1], n_outputs))
         return nn.Sequential(*layers)

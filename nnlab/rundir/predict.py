@@ -14,15 +14,16 @@ def predict_frame(run, path: Path, device):
     import pandas as pd
     import torch
 
-    from nnlab.data.csvfile import read_csv
-    from nnlab.data.load import other_csv_sep
+    from nnlab.data.load import other_csv_sep, read_labelled
     from nnlab.scoring.metrics import predict_scores
 
     sep = other_csv_sep(run.cfg)
-    X, _, _ = read_csv(Path(path), None, run.checkpoint["feature_names"], sep, dropna=False,  # target ignored
-                       fix="fill them in or remove those rows: every row gets a prediction")
+    cfg = run.cfg.model_copy(update={"data": run.cfg.data.model_copy(update={"dropna": False})}) \
+        if hasattr(run.cfg.data, "dropna") else run.cfg  # every row gets a prediction: none may be dropped
+    X, _ = read_labelled(Path(path), cfg, run.prep, run.checkpoint["feature_names"], None,  # a target is ignored
+                         fix="fill them in or remove those rows: every row gets a prediction")
     model = run.build_model(device)
-    scores = predict_scores(model, torch.from_numpy(np.array(run.prep.transform(X), dtype=np.float32)).to(device))
+    scores = predict_scores(model, torch.from_numpy(np.array(X, dtype=np.float32)).to(device))
     frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     for name, values in prediction_columns(run.cfg, scores, run.prep.classes).items():

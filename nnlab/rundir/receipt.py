@@ -81,9 +81,12 @@ def make_receipt(cfg: RunConfig, device, threads: int, overrides: list[str]) -> 
         "config_hash": config_hash(config),
         "overrides": list(overrides),
         "data": data_identity(cfg),
-        # seed drives python/numpy/torch; the data split uses numpy [seed, 1], synthetic data
-        # [seed, 0], and minibatch shuffling torch.Generator(seed): all derived from this one.
-        "seeds": {"seed": cfg.seed, "split": [cfg.seed, 1], "synthetic_data": [cfg.seed, 0], "shuffle": cfg.seed},
+        # seed drives python/numpy/torch (dropout too); the data split uses numpy [seed, 1], the validation
+        # split [seed, 2], k-fold folds [seed, 3], synthetic data [seed, 0], and minibatch shuffling
+        # torch.Generator(seed): all derived from this one.
+        "seeds": {"seed": cfg.seed, "split": [cfg.seed, 1], "synthetic_data": [cfg.seed, 0], "shuffle": cfg.seed,
+                  **({"validation": [cfg.seed, 2]} if cfg.data.val_size else {}),
+                  **({"folds": [cfg.seed, 3]} if cfg.data.folds else {})},
         "versions": versions(),
         "device": device,
         "device_name": _device_name(device),

@@ -52,7 +52,7 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
         splits = load_data(cfg)
         setup = prepare(cfg, splits)
         result = fit(setup, cfg.train)
-        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, with_reports=False)  # numbers only
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, with_reports=False, val=setup.val)
         history, device = result.history, setup.device
     if str(device) != receipt.get("device"):
         differences.append(f"device {receipt.get('device')} then, {device} now")
@@ -69,7 +69,8 @@ def _train_stack(cfg, stack: dict, where: str):
 
     try:
         base, index = cfg.to_dict(), int(stack["index"])
-        members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]}}, where)
+        members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]},
+                             "data": {**base["data"], **({"fold": m["fold"]} if "fold" in m else {})}}, where)
                    for m in stack["members"]]
     except (KeyError, TypeError, ValueError):
         members, index = [], -1

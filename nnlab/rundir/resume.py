@@ -84,14 +84,18 @@ def _check_unchanged(saved: SavedRun) -> None:
 def _continue(saved: SavedRun, cfg: RunConfig, splits, setup, force: bool) -> Run:
     state = saved.checkpoint["train_state"]
     try:
-        loop = LoopState.from_dict(state["loop"])
+        loop = LoopState.from_train_state(state)
         finished, saved_sha = state["finished"], state["data_sha256"]
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{saved.path / CHECKPOINT}: its training state lacks or garbles {e}") from None
     if finished and loop.epoch > cfg.train.epochs:
         raise UsageError(f"{saved.path}: the run already finished its {cfg.train.epochs} epochs; to train longer, "
                          "add train.epochs=N --force")
-    check_same_run(str(saved.path), saved.checkpoint["config"], cfg, saved_sha, splits.fingerprint(), force)
+    if finished and not force:
+        raise UsageError(f"{saved.path}: the run already stopped early (early stopping at epoch {loop.epoch - 1}); "
+                         "to train on, raise train.early_stopping.patience and add --force")
+    # The stored config with today's defaults filled in: keys added since it was saved do not count as changes.
+    check_same_run(str(saved.path), saved.cfg.to_dict(), cfg, saved_sha, splits.fingerprint(), force)
     saved.load_weights(setup.model)
     try:
         restore(saved.checkpoint, setup.optimizer, setup.device)

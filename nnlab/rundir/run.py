@@ -125,14 +125,22 @@ class Run:
                 "train_loss": fit.history[-1]["train_loss"] if fit.history else None,
                 "metrics": outcome.metrics if outcome else {}, **(outcome.extras if outcome else {}),
                 "seed": cfg.seed, "device": str(self.device), "threads": self.threads,
-                "status": status}  # `nnlab runs` shows it
+                **_stop_info(fit, status), "status": status}  # `nnlab runs` shows it
 
     def _payload(self, state: LoopState | None, finished: bool) -> dict:
         s = self.splits
         resumable = self.optimizer is not None and state is not None
         return store.checkpoint_payload(
-            self.model, self.cfg, s.prep, s.feature_names, s.target_name, s.n_outputs, self.threads,
+            self.model, self.cfg, s.prep, s.columns, s.target_name, s.n_outputs, self.threads,
             train_state(state, self.optimizer, self.device, s.fingerprint(), finished) if resumable else None)
+
+
+def _stop_info(fit, status: str) -> dict:
+    """stopped (early_stopping | epochs | interrupted | diverged | failed), stopped_epoch, best_epoch, monitor, best."""
+    info = fit.stop_info()
+    if status != "finished":
+        info["stopped"] = status
+    return info
 
 
 def new_folder(parent: Path, name: str) -> Path:

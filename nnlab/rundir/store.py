@@ -21,13 +21,15 @@ FORMAT = "nnlab-checkpoint/1"
 def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
                        target_name: str, n_outputs: int, threads: int, train_state: dict | None = None) -> dict:
     """Everything eval (and, with `train_state`, --resume) needs, as tensors and plain Python values
-    (loadable with weights_only=True)."""
+    (loadable with weights_only=True). `feature_names` are the raw columns a CSV must have; `input_names`
+    the model's inputs after the encoding (one-hot categories, fitted on the train rows)."""
     from nnlab import __version__
 
+    inputs = prep.input_names(feature_names)  # one-hot columns become one input per category
     return {"format": FORMAT, "nnlab_version": __version__, "config": cfg.to_dict(),
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "preprocessing": prep.to_dict(), "feature_names": list(feature_names),
-            "target_name": target_name, "n_features": len(feature_names), "n_outputs": n_outputs,
+            "preprocessing": prep.to_dict(), "feature_names": list(feature_names), "input_names": inputs,
+            "target_name": target_name, "n_features": len(inputs), "n_outputs": n_outputs,
             "threads": threads,  # eval reuses it: matmul sums depend on the thread count
             "train_state": train_state}
 

@@ -78,11 +78,16 @@ def assess(model, cfg, named: dict, classes, feature_names, truth=None, prep=Non
     return Outcome(metrics, reports, cfg.model.describe(model, feature_names), cfg.model.extras(model), parameters)
 
 
-def assess_splits(model, cfg, splits, tensors, with_reports=True) -> Outcome:
-    """assess() on a training run's own train and test tensors."""
+def assess_splits(model, cfg, splits, tensors, with_reports=True, val=None) -> Outcome:
+    """assess() on a training run's own train, validation (when it has one) and test tensors; `val` is
+    (X_val, y_val) already on the device, or None to move splits' own."""
     X, y, X_test, y_test = tensors
-    return assess(model, cfg, {"train": (X, y), "test": (X_test, y_test)}, splits.prep.classes,
-                  splits.feature_names, splits.truth, splits.prep, with_reports)
+    named = {"train": (X, y)}
+    if len(splits.X_val):
+        named["val"] = val if val is not None else splits.val_tensors(X.device)
+    named["test"] = (X_test, y_test)
+    return assess(model, cfg, named, splits.prep.classes, splits.feature_names, splits.truth, splits.prep,
+                  with_reports)
 
 
 def _learned_vs_true(model, truth: dict, prep) -> dict | None:

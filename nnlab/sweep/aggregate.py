@@ -73,14 +73,25 @@ def summarize(trials: list, results: list, task: str) -> list[dict]:
 
 
 def headline_metric(points: list[dict], task: str) -> str:
+    """What ranks the grid points: the validation metric when there is one (the test split never chooses
+    anything then), else the test metric, else train's."""
     name = "accuracy" if task == "classification" else "r2"
-    has_test = any(f"test_{name}" in p["metrics"] for p in points)
-    return f"{'test' if has_test else 'train'}_{name}"
+    for split in ("val", "test"):
+        if any(f"{split}_{name}" in p["metrics"] for p in points):
+            return f"{split}_{name}"
+    return f"train_{name}"
 
 
 def _metric_order(name: str):
     split, _, metric = name.partition("_")
-    return ({"test": 0, "train": 1}.get(split, 2), metric)
+    return ({"test": 0, "val": 1, "train": 2}.get(split, 3), metric)
+
+
+def per_fold(trials: list, results: list, run_dirs: list[str]) -> list[dict]:
+    """k-fold: one row per model (fold, seed, grid values, status, its sub-run and its final numbers)."""
+    return [{"fold": t.fold, "seed": t.seed, "overrides": t.overrides, "status": r.status, "run_dir": d,
+             "metrics": {k: v for k, v in flat_metrics(r).items() if not (isinstance(v, float) and math.isnan(v))}}
+            for t, r, d in zip(trials, results, run_dirs)]
 
 
 def points_csv(points: list[dict]) -> bytes:
@@ -106,8 +117,9 @@ def runs_csv(trials: list, results: list, run_dirs: list[str], task: str) -> byt
     names = list(dict.fromkeys(n for r in rows for n in r))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["run_dir", *keys, "seed", "status", "failed", *names])
+    folds = ["fold"] if trials and trials[0].fold is not None else []
+    writer.writerow(["run_dir", *keys, "seed", *folds, "status", "failed", *names])
     for trial, result, run_dir, row in zip(trials, results, run_dirs, rows):
-        writer.writerow([run_dir, *[trial.overrides[k] for k in keys], trial.seed, result.status,
-                         int(failed_to_learn(result, task)), *[row.get(n, "") for n in names]])
+        writer.writerow([run_dir, *[trial.overrides[k] for k in keys], trial.seed, *([trial.fold] if folds else []),
+                         result.status, int(failed_to_learn(result, task)), *[row.get(n, "") for n in names]])
     return out.getvalue().encode()

@@ -63,37 +63,55 @@ def _split_top_level(text: str) -> list[str]:
 
 @dataclass
 class Trial:
-    """One run: which grid point it belongs to, its seed, its validated config."""
+    """One run: which grid point it belongs to, its seed (and k-fold fold), its validated config."""
 
     point: int
     overrides: dict  # the grid's key -> value text for this point
     seed: int
     cfg: RunConfig
     args: list[str]  # every override, as `nnlab train CONFIG ARGS...` would be given them (the receipt keeps them)
+    fold: int | None = None  # with --folds: which fold is this run's test split
 
 
-def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int]) -> list[Trial]:
-    """Every grid point x every seed, each validated like `nnlab train CONFIG ... key=value seed=S`."""
+def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int],
+           folds: int | None = None) -> list[Trial]:
+    """Every grid point x every seed (x every fold), each validated like
+    `nnlab train CONFIG ... key=value seed=S [data.folds=K data.fold=F]`."""
     trials = []
     points = list(itertools.product(*[[(key, v) for v in values] for key, values in grid]))
     for point, pairs in enumerate(points):
         extra = [f"{k}={v}" for k, v in pairs]
         for seed in seeds:
-            args = [*overrides, *extra, f"seed={seed}"]
-            trials.append(Trial(point, dict(pairs), seed, load_config(config, args), args))
+            for fold in range(folds) if folds else [None]:
+                args = [*overrides, *extra, f"seed={seed}",
+                        *([f"data.folds={folds}", f"data.fold={fold}"] if folds else [])]
+                trials.append(Trial(point, dict(pairs), seed, load_config(config, args), args, fold))
     return trials
 
 
 def group_key(cfg: RunConfig, splits) -> str:
-    """Runs with equal keys can train in one stack: same everything but seed (and SGD's lr, momentum, decay)."""
+    """Runs with equal keys can train in one stack: same everything but seed, k-fold fold (and SGD's lr,
+    momentum, decay), data of the same width and the same number of minibatches per epoch."""
     d = cfg.to_dict()
     d.pop("seed")
     d.pop("name")
+    d["data"].pop("fold")  # folds differ in their rows only: a stack pads the shorter ones
     if d["optimizer"]["name"] == "sgd":
         for key in VECTORIZED_KEYS:
             d["optimizer"].pop(key)
-    shapes = [(a.shape, str(a.dtype)) for a in (splits.X_train, splits.y_train, splits.X_test, splits.y_test)]
-    return json.dumps([d, str(shapes)], sort_keys=True)
+    n = len(splits.X_train)
+    batches = -(-n // min(cfg.train.batch_size or n, n))
+    shapes = [(a.shape[1:], str(a.dtype), len(a) > 0) for a in splits.all_arrays()]
+    return json.dumps([d, str(shapes), batches], sort_keys=True)
+
+
+def sequential_reason(cfg: RunConfig) -> str | None:
+    """Why runs that could share a stack still train one after another (None: they can stack)."""
+    schedule = cfg.train.scheduler
+    if schedule is not None and schedule.name == "plateau" and cfg.optimizer.name != "sgd":
+        return (f"a plateau schedule with {cfg.optimizer.name}: per-model learning rates are SGD-only in a stack, "
+                "so these runs train one after another")
+    return None
 
 
 @dataclass
@@ -112,17 +130,23 @@ def plan(trials: list[Trial], splits: list, vectorize: bool = True) -> list[Grou
         by_key.setdefault(group_key(trial.cfg, s), []).append(i)
     groups = []
     for members in by_key.values():
-        data_bytes = sum(a.nbytes for a in splits[members[0]].arrays())
+        data_bytes = max(sum(a.nbytes for a in splits[i].all_arrays()) for i in members)
         shared = all(splits[members[0]].same_arrays(splits[i]) for i in members[1:])
         stacked_bytes = data_bytes * (1 if shared else len(members))
+        fallback = sequential_reason(trials[members[0]].cfg)
         if not vectorize:
             groups.append(Group(members, "sequential", "--no-vectorize"))
         elif len(members) == 1:
             groups.append(Group(members, "sequential", "no other run shares its architecture and settings"))
+        elif fallback:
+            groups.append(Group(members, "sequential", fallback))
         elif stacked_bytes > MAX_STACKED_BYTES:
             groups.append(Group(members, "sequential", f"per-seed data splits would need "
                                                        f"{stacked_bytes / 2**20:.0f} MiB stacked"))
         else:
-            why = "same architecture, batch size and data" + ("" if shared else " shape (per-seed splits stacked)")
+            sizes = {len(splits[i].X_train) for i in members}
+            why = "same architecture, batch size and data" + (
+                "" if shared else " shape (per-seed splits stacked)" if len(sizes) == 1 else
+                " width (splits of unequal size padded and masked)")
             groups.append(Group(members, "vectorized", why))
     return groups

@@ -29,7 +29,8 @@ from nnlab.training.group import TrialResult
 
 
 def sub_run_name(trial: Trial, n_points: int) -> str:
-    return f"g{trial.point:02d}-seed{trial.seed}" if n_points > 1 else f"seed{trial.seed}"
+    name = f"g{trial.point:02d}-seed{trial.seed}" if n_points > 1 else f"seed{trial.seed}"
+    return name if trial.fold is None else f"{name}-fold{trial.fold}"
 
 
 class SweepFolder:
@@ -40,7 +41,7 @@ class SweepFolder:
         self.trials, self.splits, self.groups = trials, splits, groups
         self.n_points = len({t.point for t in trials})
         self.group_of = {i: g for g in groups for i in g.trials}
-        self.index = {(t.point, t.seed): i for i, t in enumerate(trials)}
+        self.index = {(t.point, t.seed, t.fold): i for i, t in enumerate(trials)}
         self.saved: dict[int, TrialResult] = {}  # trial index -> its result, whose sub-run is complete on disk
         self.started = time.perf_counter()
 
@@ -72,7 +73,7 @@ class SweepFolder:
         """Save the `results` of `trials` not saved yet (a cluster's failed runs), write the aggregates over every
         saved run and release the folder; return the summary (what --json prints)."""
         for trial, result in zip(trials or [], results or []):
-            self._save(self.index[(trial.point, trial.seed)], result)
+            self._save(self.index[(trial.point, trial.seed, trial.fold)], result)
         kept = sorted(self.saved)
         trials, results = [self.trials[i] for i in kept], [self.saved[i] for i in kept]
         run_dirs = [str(self.path / sub_run_name(t, self.n_points)) for t in trials]
@@ -87,6 +88,8 @@ class SweepFolder:
             "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
             "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
             "paths": paths, "points": points, "status": status,
+            **({"folds": self.trials[0].cfg.data.folds, "per_fold": aggregate.per_fold(trials, results, run_dirs)}
+               if self.trials[0].fold is not None else {}),
             "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
                        for t, r, d in zip(trials, results, run_dirs) if r.error]}
         with store.saving(self.path):
@@ -123,7 +126,8 @@ def stack_record(trials: list[Trial], group: Group, i: int) -> dict:
     optimizer settings (the rest of their configs is trial i's), so `nnlab reproduce` can train it again."""
     def member(trial):
         optimizer = trial.cfg.optimizer.model_dump(mode="json")
-        return {"seed": trial.cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer}}
+        return {"seed": trial.cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer},
+                **({"fold": trial.cfg.data.fold} if trial.cfg.data.folds else {})}
 
     return {"index": group.trials.index(i), "members": [member(trials[j]) for j in group.trials]}
 

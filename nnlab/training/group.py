@@ -55,7 +55,8 @@ def _train_alone(cfg: RunConfig, splits, stop) -> TrialResult:
         result = fit(setup, cfg.train, stop=stop)
     except DivergedError as e:  # keep what was logged before, as the stacked path does
         return _scored(cfg, splits, setup.model, e.result, "diverged", setup.threads, setup.device)
-    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors)
+    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors,
+                   setup.val)
 
 
 def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResult]:
@@ -65,22 +66,25 @@ def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResul
     result = fit_stacked(setup, cfgs[0].train, stop)
     return [_scored(c, s, setup.stack.module(k).to(setup.device), fit,
                     "diverged" if result.diverged_at[k] else "finished", setup.threads, setup.device,
-                    tuple(t[k] for t in setup.tensors))
+                    setup.member_tensors(k), setup.member_val(k))
             for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
 
 
-def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None) -> TrialResult:
-    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors`: the
+def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None,
+            val=None) -> TrialResult:
+    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors` and `val`: the
     splits already on the device."""
+    from dataclasses import replace
+
     from nnlab.scoring.metrics import assess_splits
 
     outcome = None
     if status == "finished":
-        outcome = assess_splits(model, cfg, splits, tensors, with_reports=False)  # reports: never shown
+        outcome = assess_splits(model, cfg, splits, tensors, with_reports=False, val=val)  # reports: never shown
     baseline = None
     if cfg.task == "classification":
         y = splits.y_test if len(splits.y_test) else splits.y_train
         baseline = float(np.bincount(y.reshape(-1).astype(np.int64)).max() / len(y))
-    plain = Fit(fit.history, fit.steps, fit.seconds)  # the loop state stays behind: nothing resumes a sub-run
+    plain = replace(fit, state=None)  # the loop state stays behind: nothing resumes a sub-run
     return TrialResult(plain, outcome, status, threads, str(device), baseline, model.cpu())
 

@@ -23,6 +23,8 @@ class LoopState:
     shuffle: torch.Tensor | None = None  # the shuffling generator's state (after this epoch's permutation)
     order: torch.Tensor | None = None  # this epoch's permutation, when stopped inside a minibatch epoch
     epoch_loss: torch.Tensor | None = None  # this epoch's running loss sum, when stopped inside it
+    schedule: dict | None = None  # the lr schedule's state (train_state["scheduler"])
+    watch: dict | None = None  # the monitor's best value, epoch, patience count, best weights (train_state["early_stopping"])
 
     def to_dict(self) -> dict:
         cpu = lambda t: None if t is None else t.detach().cpu().clone()  # noqa: E731
@@ -35,6 +37,13 @@ class LoopState:
         return cls(int(d["epoch"]), int(d["batch"]), int(d["steps"]), float(d["seconds"]),
                    [dict(row) for row in d["history"]], d["shuffle"], d["order"], d["epoch_loss"])
 
+    @classmethod
+    def from_train_state(cls, state: dict) -> "LoopState":
+        """The loop's position and, beside it in train_state, the schedule and monitor states."""
+        loop = cls.from_dict(state["loop"])
+        loop.schedule, loop.watch = state.get("scheduler"), state.get("early_stopping")
+        return loop
+
 
 def rng_states(device: torch.device) -> dict:
     """python, numpy, torch and (when used) CUDA generator states, as tensors (fast to save, weights_only-safe)."""
@@ -46,6 +55,18 @@ def rng_states(device: torch.device) -> dict:
     if device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(device)
     return states
+
+
+def get_rng(device: torch.device) -> torch.Tensor:
+    """The generator state dropout draws from on `device` (torch's CPU or CUDA default generator)."""
+    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
+
+
+def set_rng(state: torch.Tensor, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    else:
+        torch.set_rng_state(state)
 
 
 def restore_rng(states: dict, device: torch.device) -> None:
@@ -64,7 +85,8 @@ def train_state(loop: LoopState, optimizer, device, data_sha: str, finished: boo
     optim = {k: ([t.detach().cpu().clone() for t in v] if isinstance(v, list) else v)
              for k, v in optimizer.state_dict().items()}
     return {"loop": loop.to_dict(), "optimizer": optim, "optimizer_kind": _kind(optimizer),
-            "rng": rng_states(device), "data_sha256": data_sha, "finished": finished}
+            "rng": rng_states(device), "data_sha256": data_sha, "finished": finished,
+            "scheduler": loop.schedule, "early_stopping": loop.watch}
 
 
 def _kind(optimizer) -> str:

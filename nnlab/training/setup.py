@@ -6,17 +6,7 @@ import torch
 from torch import nn
 
 from nnlab.config import AdamConfig, RunConfig, SGDConfig
-
-LOSSES = {
-    "mse": lambda: nn.MSELoss(),
-    "sse": lambda: nn.MSELoss(reduction="sum"),  # the notebooks' (y_pred - y).pow(2).sum()
-    "bce": lambda: nn.BCEWithLogitsLoss(),  # sigmoid + BCE in one numerically stable op
-    "cross_entropy": lambda: nn.CrossEntropyLoss(),  # softmax + NLL on logits
-}
-
-
-def make_loss(name: str) -> nn.Module:
-    return LOSSES[name]()
+from nnlab.training.losses import MEAN_REDUCED, make_loss
 
 
 def make_optimizer(params, cfg: SGDConfig | AdamConfig):
@@ -42,6 +32,8 @@ class Setup:
     threads: int
     task: str  # classification | regression: which metric the loss table logs
     seed: int  # the minibatch shuffling stream
+    val: tuple | None = None  # (X_val, y_val), 0 rows without a validation split
+    loss_name: str = "mse"  # the config's loss: how gradient accumulation weighs minibatches
 
 
 def prepare(cfg: RunConfig, splits) -> Setup:
@@ -54,5 +46,19 @@ def prepare(cfg: RunConfig, splits) -> Setup:
     threads = threads_for(cfg, model, len(splits.X_train))
     set_threads(threads)
     optimizer = make_optimizer(model.parameters(), cfg.optimizer)
-    return Setup(model, make_loss(cfg.loss).to(device), optimizer, splits.tensors(device), device, threads,
-                 cfg.task, cfg.seed)
+    return Setup(model, make_loss(cfg.loss, splits.class_weight).to(device), optimizer, splits.tensors(device), device,
+                 threads, cfg.task, cfg.seed, splits.val_tensors(device), cfg.loss)
+
+
+def accumulation_weights(loss: str, n: int, batch_size: int, accumulate: int) -> list[float] | None:
+    """What each minibatch's loss is multiplied by before backward() when gradients add up over `accumulate`
+    minibatches: its share of its group's rows for mean-reduced losses (so a group's gradient is the gradient
+    of the mean over the group's rows, as one batch of them gives), 1 for sse. None when accumulate is 1."""
+    if accumulate == 1:
+        return None
+    n_batches = -(-n // batch_size)
+    rows = [min(batch_size, n - i * batch_size) for i in range(n_batches)]
+    if loss not in MEAN_REDUCED:
+        return [1.0] * n_batches
+    group = [sum(rows[i - i % accumulate:i - i % accumulate + accumulate]) for i in range(n_batches)]
+    return [r / g for r, g in zip(rows, group)]

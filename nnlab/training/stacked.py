@@ -21,9 +21,9 @@ _ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU)
 
 
 def _linear_stack(module: nn.Module) -> list | None:
-    """The layers of a Linear or a Sequential of Linears and activations (the batched-matmul fast path)."""
+    """The layers of a Linear or a Sequential of Linears, activations and dropout (the batched-matmul fast path)."""
     layers = [module] if isinstance(module, nn.Linear) else list(module) if isinstance(module, nn.Sequential) else None
-    if not layers or not all(isinstance(m, (nn.Linear, *_ACTIVATIONS)) for m in layers):
+    if not layers or not all(isinstance(m, (nn.Linear, nn.Dropout, *_ACTIVATIONS)) for m in layers):
         return None
     return layers
 
@@ -41,8 +41,11 @@ class Stacked:
         self.k = len(modules)
         self.layers = _linear_stack(modules[0])
         self._vmapped = None
+        self.rng_states: list | None = None  # each model's RNG state for dropout (prepare_stacked sets it)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self, X: torch.Tensor, training: bool = False, rows: list[int] | None = None) -> torch.Tensor:
+        """Scores (K, N, n_outputs); `training` applies dropout, model by model from its own RNG stream, to the
+        first `rows[k]` rows of model k (the rest is padding)."""
         if self.layers is not None:  # batched matmuls: the same sums as nn.Linear, model by model
             h, index = X, 0
             for layer in self.layers:
@@ -50,6 +53,8 @@ class Stacked:
                     prefix = f"{index}." if isinstance(self.template, nn.Sequential) else ""
                     W, b = self.params[f"{prefix}weight"], self.params.get(f"{prefix}bias")
                     h = torch.bmm(h, W.transpose(1, 2)) if b is None else torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+                elif isinstance(layer, nn.Dropout):
+                    h = self._dropout(h, layer.p, rows) if training and layer.p > 0 else h
                 else:
                     h = layer(h)
                 index += 1
@@ -60,6 +65,25 @@ class Stacked:
             base = self.template
             self._vmapped = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
         return self._vmapped(self.params, self.buffers, X)
+
+    def _dropout(self, h: torch.Tensor, p: float, rows: list[int] | None) -> torch.Tensor:
+        """F.dropout on each model's rows with the global RNG set to that model's state: the masks its single
+        run draws (same kernel, same generator, same order); padding rows are left alone; the global state
+        is put back after."""
+        import torch.nn.functional as F
+
+        from nnlab.training.loop_state import get_rng, set_rng
+
+        device, saved = h.device, get_rng(h.device)
+        out = []
+        for k in range(self.k):
+            n = h.shape[1] if rows is None else rows[k]
+            set_rng(self.rng_states[k], device)
+            dropped = F.dropout(h[k, :n], p, training=True)
+            out.append(dropped if n == h.shape[1] else torch.cat([dropped, h[k, n:]]))
+            self.rng_states[k] = get_rng(device)
+        set_rng(saved, device)
+        return torch.stack(out)
 
     def module(self, k: int) -> nn.Module:
         """Model k as an ordinary nn.Module on the CPU (a copy)."""
@@ -84,6 +108,10 @@ class StackedSGD:
         self.weight_decay = [self._per_model(torch.tensor(weight_decay, dtype=torch.float32), p) for p in params]
         self.use_momentum, self.use_decay = any(momentum), any(weight_decay)
         self.momentum_buffers = None
+
+    def set_lr(self, lr: list[float]) -> None:
+        """Each model's lr from now on (a schedule's)."""
+        self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in self.params]
 
     @staticmethod
     def _per_model(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -116,14 +144,15 @@ class StackedSGD:
             p.grad = None
 
 
-def make_stacked_optimizer(params: list[torch.Tensor], configs: list):
-    """One optimizer for the stack: nnlab.optim's own when the models share settings, else StackedSGD."""
+def make_stacked_optimizer(params: list[torch.Tensor], configs: list, per_model_lr: bool = False):
+    """One optimizer for the stack: nnlab.optim's own when the models share settings (and one lr at a time),
+    else StackedSGD (per-model lr, momentum and weight decay; `per_model_lr`: a schedule that differs by model)."""
     from nnlab.training.setup import make_optimizer
 
-    if all(c == configs[0] for c in configs):
+    if all(c == configs[0] for c in configs) and not per_model_lr:
         return make_optimizer(params, configs[0])  # elementwise foreach ops: the same numbers per slice
     if any(c.name != "sgd" for c in configs):
-        raise ValueError("only SGD runs with different hyperparameters can share a stack")
+        raise ValueError("only SGD runs with different hyperparameters (or per-model lr schedules) can share a stack")
     return StackedSGD(params, [c.lr for c in configs], [c.momentum for c in configs],
                       [c.weight_decay for c in configs], configs[0].nesterov)
 
@@ -140,30 +169,51 @@ class StackedSetup:
     threads: int
     task: str
     seeds: list[int]  # model k's shuffling stream
+    val: tuple | None = None  # (X_val, y_val), each (K, N_val, ...); 0 rows without a validation split
+    rows: dict | None = None  # {split: [rows of model k]} when splits differ in size (padded); None: all equal
+    class_weight: torch.Tensor | None = None  # (K, n_classes): each model's train.class_weight
+    loss_name: str = "mse"
+    lrs: list[float] | None = None  # each model's configured lr (where its schedule starts)
+
+    def member_tensors(self, k: int) -> tuple:
+        """Model k's (X_train, y_train, X_test, y_test), without padding."""
+        return tuple(t[k][:self.rows[split][k]] if self.rows else t[k]
+                     for t, split in zip(self.tensors, ("train", "train", "test", "test")))
+
+    def member_val(self, k: int) -> tuple:
+        return tuple(t[k][:self.rows["val"][k]] if self.rows else t[k] for t in self.val)
+
+
+def needs_member_lrs(cfg: TrainConfig) -> bool:
+    """A plateau schedule reacts to each model's own numbers: the models' lrs part ways."""
+    return cfg.scheduler is not None and cfg.scheduler.name == "plateau"
 
 
 def prepare_stacked(cfgs: list[RunConfig], splits: list) -> StackedSetup:
     """prepare() for K runs of one architecture: model k built from its seed, as its single run builds it."""
     from nnlab.training.device import resolve_device, seed_everything, set_threads, threads_for
+    from nnlab.training.loop_state import get_rng
+    from nnlab.training.members import stack_splits
     from nnlab.training.setup import make_loss
 
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
-    modules = []
+    modules, rng_states = [], []
     for c, s in zip(cfgs, splits):
         seed_everything(c.seed)  # as prepare() does: model k starts from its seed's weights
         modules.append(c.model.build(s.n_features, s.n_outputs))
+        rng_states.append(get_rng(device))  # where its single run's dropout masks start
     threads = threads_for(cfg, modules[0], len(splits[0].X_train))
     set_threads(threads)
     stack = Stacked(modules, device)
-    optimizer = make_stacked_optimizer(list(stack.params.values()), [c.optimizer for c in cfgs])
-    K = len(cfgs)
-    if all(s is splits[0] or s.same_arrays(splits[0]) for s in splits[1:]):  # (K, N, ...) views of one copy
-        tensors = tuple(t.expand(K, *t.shape) for t in splits[0].tensors(device))
-    else:
-        tensors = tuple(torch.stack(ts) for ts in zip(*(s.tensors(device) for s in splits)))
+    stack.rng_states = rng_states
+    optimizer = make_stacked_optimizer(list(stack.params.values()), [c.optimizer for c in cfgs],
+                                       per_model_lr=needs_member_lrs(cfg.train))
+    tensors, val, rows = stack_splits(splits, device)
+    weights = None if splits[0].class_weight is None else \
+        torch.stack([torch.from_numpy(s.class_weight) for s in splits]).to(device)
     return StackedSetup(stack, make_loss(cfg.loss).to(device), optimizer, tensors, device, threads, cfg.task,
-                        [c.seed for c in cfgs])
+                        [c.seed for c in cfgs], val, rows, weights, cfg.loss, [c.optimizer.lr for c in cfgs])
 
 
 @dataclass
@@ -175,74 +225,102 @@ class StackedFit:
 
 
 def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = None) -> StackedFit:
-    """fit() for K stacked models; a set `stop.signum` ends it after the current step (Interrupted)."""
-    from torch.func import vmap
+    """fit() for K stacked models; a set `stop.signum` ends it after the current step (Interrupted).
 
-    stack, loss_fn, optimizer, task = setup.stack, setup.loss_fn, setup.optimizer, setup.task
+    Per model (training/members.py): its own rows and minibatches, validation score, early stop, best
+    weights and lr schedule. The loop ends when every model has stopped or diverged, or after cfg.epochs.
+    """
+    from nnlab.training.members import MemberBatches, Members, member_loss, row_mask
+
+    stack, optimizer, task = setup.stack, setup.optimizer, setup.task
     log_every = cfg.log_interval
     X, y, X_test, y_test = setup.tensors
-    K, n, device = stack.k, X.shape[1], X.device
-    batch_size = min(cfg.batch_size or n, n)
-    shuffles = [torch.Generator().manual_seed(s) for s in setup.seeds]  # each model's own single-run stream
-    per_model_loss = vmap(loss_fn)
-    models = torch.arange(K, device=device)[:, None]
+    X_val, y_val = setup.val if setup.val is not None else (X[:, :0], y[:, :0])
+    K, device = stack.k, X.device
+    per_model_loss = member_loss(setup)
+    batches = MemberBatches(setup, cfg.batch_size, cfg.accumulate)
+    test_mask, val_mask = (row_mask(setup.rows, split, t.shape[1], device) for split, t in (("test", X_test), ("val", X_val)))
+    has_val, no_val = X_val.shape[1] > 0, [{} for _ in range(K)]
+    members = Members(setup, cfg, setup.lrs or [optimizer.lr] * K, has_val=has_val)
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
     check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
     unchecked = []  # epoch losses (K,) not yet checked for finiteness
-    steps, start = 0, time.perf_counter()
+    steps, start, epoch = 0, time.perf_counter(), 0
     for epoch in range(1, cfg.epochs + 1):
-        if batch_size == n:
-            batches = ((X, y),)
-        else:
-            order = torch.stack([torch.randperm(n, generator=g) for g in shuffles]).to(device)  # (K, n)
-            batches = ((X[models, idx], y[models, idx]) for idx in order.split(batch_size, dim=1))
-        epoch_loss, n_batches = torch.zeros(K, device=device), 0
-        for xb, yb in batches:
-            losses = per_model_loss(stack.forward(xb), yb)  # (K,)
-            losses.sum().backward()  # models are independent: d(sum)/d(model k) = d(loss k)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+        lrs = members.lrs()
+        if lrs is not None:
+            _set_lrs(optimizer, lrs)
+        epoch_loss = torch.zeros(K, device=device)
+        for j, (xb, yb, mask, weight, rows) in enumerate(batches.epoch()):
+            losses = per_model_loss(stack.forward(xb, training=True, rows=rows), yb, mask)  # (K,)
+            # models are independent: d(sum)/d(model k) = d(loss k)
+            (losses.sum() if weight is None else (losses * weight).sum()).backward()
+            if batches.step_due(j):
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                steps += 1
             epoch_loss += losses.detach()
-            n_batches += 1
             if stop is not None and stop.signum:
                 raise interrupted(stop.signum, f"epoch {epoch}")
-        steps += n_batches
         unchecked.append(epoch_loss)
         logged = epoch % log_every == 0 or epoch == cfg.epochs
-        if logged or epoch % check_every == 0:
+        if logged or epoch % check_every == 0 or members.watching:
             finite = torch.isfinite(torch.stack(unchecked)).tolist()  # (epochs since the last check, K)
             for checked_epoch, row in enumerate(finite, start=epoch - len(finite) + 1):
                 for k, ok in enumerate(row):
-                    if not ok and diverged_at[k] is None:
+                    if not ok and diverged_at[k] is None and members.active[k]:  # a stopped model's weights are kept
                         diverged_at[k] = checked_epoch
             unchecked.clear()
-        if logged:
-            train_loss = (epoch_loss / n_batches).tolist()
-            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task)
+        train_loss = (epoch_loss / batches.n_batches).tolist() if logged or members.watching else None
+        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask) if has_val else no_val
+        active = list(members.active)
+        stopping = members.epoch_end(epoch, stack.params, val, train_loss, diverged_at, steps)
+        if logged or stopping:
+            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task, "test_", test_mask)
             seconds = round(time.perf_counter() - start, 4)
             for k in range(K):
-                if diverged_at[k] is None:
-                    histories[k].append({"epoch": epoch, "train_loss": train_loss[k], **tests[k], "seconds": seconds})
+                if diverged_at[k] is None and active[k] and (logged or k in stopping):
+                    histories[k].append({"epoch": epoch, "train_loss": train_loss[k], **val[k], **tests[k],
+                                         **({"lr": lrs[k]} if lrs is not None else {}), "seconds": seconds})
+        if not any(members.active):
+            break
     seconds = time.perf_counter() - start
-    fits = [Fit(h, steps, seconds) for h in histories]
+    ends = members.finish(stack.params, epoch, steps)
+    fits = [Fit(h, end.pop("steps"), seconds, **end) for h, end in zip(histories, ends)]
     return StackedFit(fits, diverged_at)
 
 
+def _set_lrs(optimizer, lrs: list[float]) -> None:
+    if isinstance(optimizer, StackedSGD):
+        optimizer.set_lr(lrs)
+    else:  # one lr for all: the schedules did not part ways (needs_member_lrs)
+        optimizer.lr = lrs[0]
+
+
 @torch.inference_mode()
-def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str) -> list[dict]:
-    """train.evaluate() for every model: test_loss and test_accuracy or test_r2 ({} without a test split)."""
+def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str, prefix: str = "test_",
+                     mask: torch.Tensor | None = None) -> list[dict]:
+    """train.evaluate() for every model: loss and accuracy or r2 on one split ({} when it is empty); `mask`
+    (K, N) marks each model's own rows when splits are padded."""
     K = stack.k
     if X.shape[1] == 0:
         return [{} for _ in range(K)]
     scores = stack.forward(X)
-    loss = per_model_loss(scores, y)
+    loss = per_model_loss(scores, y, mask)
     if task == "classification":
-        hits = scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)
-        name, metric = "accuracy", hits.float().flatten(1).mean(1)
+        hits = (scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)).float().flatten(1)
+        name = "accuracy"
+        metric = hits.mean(1) if mask is None else (hits * mask).sum(1) / mask.sum(1)
     else:
-        ss_res = (y - scores).pow(2).sum(1)
-        ss_tot = (y - y.mean(1, keepdim=True)).pow(2).sum(1)
-        name, metric = "r2", (1 - ss_res / ss_tot).mean(1)
+        name = "r2"
+        if mask is None:
+            ss_res = (y - scores).pow(2).sum(1)
+            ss_tot = (y - y.mean(1, keepdim=True)).pow(2).sum(1)
+        else:
+            m = mask[..., None]
+            mean = (y * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
+            ss_res, ss_tot = ((y - scores).pow(2) * m).sum(1), ((y - mean).pow(2) * m).sum(1)
+        metric = (1 - ss_res / ss_tot).mean(1)
     values = torch.stack([loss, metric], 1).tolist()
-    return [{"test_loss": v[0], f"test_{name}": v[1]} for v in values]
+    return [{f"{prefix}loss": v[0], f"{prefix}{name}": v[1]} for v in values]

@@ -13,13 +13,15 @@ LOSS_NAMES = {"mse": "mean squared error", "sse": "sum of squared errors", "bce"
               "cross_entropy": "cross-entropy"}
 
 
-def save_run_plots(run_dir: Path, cfg, history: list[dict], model, splits, device, baseline: dict | None) -> list[Path]:
-    """Every plot that fits this run: loss.png always, fit.png or confusion.png when they apply."""
+def save_run_plots(run_dir: Path, cfg, history: list[dict], model, splits, device, baseline: dict | None,
+                   best_epoch: int | None = None) -> list[Path]:
+    """Every plot that fits this run: loss.png always (the best validation epoch marked), fit.png or confusion.png
+    when they apply."""
     from nnlab.scoring.baselines import least_squares_curve
     from nnlab.scoring.metrics import predict_scores, predicted_classes
 
     run_dir = Path(run_dir)
-    written = [loss_curve(run_dir / "loss.png", history, cfg.loss, cfg.name)]
+    written = [loss_curve(run_dir / "loss.png", history, cfg.loss, cfg.name, best_epoch)]
     scores = lambda X: predict_scores(model, _tensor(X, device))  # noqa: E731
     if cfg.task == "regression" and splits.n_features == 1 and splits.y_train.shape[1] == 1:
         unscale = _unscaler(splits.prep)
@@ -64,18 +66,20 @@ def _pyplot():
     return plt
 
 
-def loss_curve(path: Path, history: list[dict], loss: str, title: str) -> Path:
-    """Train and test loss against epoch; a log scale when the values span more than two decades."""
+def loss_curve(path: Path, history: list[dict], loss: str, title: str, best_epoch: int | None = None) -> Path:
+    """Train, validation and test loss against epoch; a log scale when the values span more than two decades."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)  # fixed margins: a layout engine draws twice
     epochs = [row["epoch"] for row in history]
     values = []
-    for key, label, style in (("train_loss", "train", "-o"), ("test_loss", "test", "-s")):
+    for key, label, style in (("train_loss", "train", "-o"), ("val_loss", "val", "-^"), ("test_loss", "test", "-s")):
         series = [row.get(key) for row in history]
         if all(v is not None for v in series):
             ax.plot(epochs, series, style, label=label, markersize=3)
             values += series
+    if best_epoch is not None:
+        ax.axvline(best_epoch, linestyle=":", color="tab:gray", label=f"best epoch ({best_epoch})")
     if spans_decades(values):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")

@@ -26,11 +26,12 @@ def run_header(cfg, splits, model, device, threads: int) -> Group:
         table.add_row("(model)", repr(model).splitlines()[0], f"{total:,}")
     table.add_section()
     table.add_row("total", "", f"{total:,}", style="bold")
-    n_test = len(splits.X_test)
+    n_test, n_val = len(splits.X_test), len(splits.X_val)
+    fold = f" (fold {cfg.data.fold} of {cfg.data.folds})" if cfg.data.folds else ""
     info = Text.assemble(
         ("device ", "dim"), str(device), ("  threads ", "dim"), str(threads),
-        ("  train ", "dim"), f"{len(splits.X_train)} rows", ("  test ", "dim"),
-        f"{n_test} rows" if n_test else "none", ("  features ", "dim"), str(splits.n_features),
+        ("  train ", "dim"), f"{len(splits.X_train)} rows", *((("  val ", "dim"), f"{n_val} rows") if n_val else ()),
+        ("  test ", "dim"), f"{n_test} rows{fold}" if n_test else "none", ("  features ", "dim"), str(splits.n_features),
         ("  loss ", "dim"), cfg.loss, ("  optimizer ", "dim"), _optimizer_text(cfg.optimizer))
     return Group(table, info)
 
@@ -43,13 +44,19 @@ def _optimizer_text(opt) -> str:
 class LossTable:
     """A table printed a row at a time while training runs: header() once, then row(r) per log."""
 
-    def __init__(self, task: str, has_test: bool, epochs: int):
+    def __init__(self, task: str, has_test: bool, epochs: int, has_val: bool = False, has_lr: bool = False):
         metric = "accuracy" if task == "classification" else "r2"
         self.columns = [("epoch", max(5, len(str(epochs)))), ("train loss", 12)]
-        if has_test:
-            self.columns += [("test loss", 12), (f"test {_METRIC_NAMES[metric]}", 13)]
+        self.keys = ["epoch", "train_loss"]
+        for split, shown in (("val", has_val), ("test", has_test)):
+            if shown:
+                self.columns += [(f"{split} loss", 12), (f"{split} {_METRIC_NAMES[metric]}", 13)]
+                self.keys += [f"{split}_loss", f"{split}_{metric}"]
+        if has_lr:
+            self.columns.append(("lr", 10))
+            self.keys.append("lr")
         self.columns.append(("time", 8))
-        self.keys = ["epoch", "train_loss"] + (["test_loss", f"test_{metric}"] if has_test else []) + ["seconds"]
+        self.keys.append("seconds")
 
     def _line(self, cells: list[str], style: str = "") -> Text:
         return Text("  ".join(c.rjust(w) for c, (_, w) in zip(cells, self.columns)), style=style)
@@ -65,11 +72,29 @@ class LossTable:
                 cells.append(str(value))
             elif key == "seconds":
                 cells.append(f"{value:.2f}s")
-            elif key.startswith("test_") and key != "test_loss":
+            elif key.startswith(("test_", "val_")) and not key.endswith("_loss"):
                 cells.append(f"{value:.4f}")
+            elif key == "lr":
+                cells.append(f"{value:.4g}")
             else:
                 cells.append(number(value))
         return self._line(cells)
+
+
+def stopped_line(summary: dict, restored: bool = False) -> Text | None:
+    """How training ended, when there is something to say: an early stop, or the best validation epoch."""
+    if summary.get("best_epoch") is None and summary.get("stopped") != "early_stopping":
+        return None
+    parts = []
+    if summary["stopped"] == "early_stopping":
+        parts.append(f"stopped: early_stopping at epoch {summary['stopped_epoch']} of {summary['epochs']}")
+    else:
+        parts.append(f"stopped: {summary['stopped']}")
+    if summary.get("best_epoch") is not None:
+        parts.append(f"best epoch {summary['best_epoch']} ({summary['monitor']} {summary['best']:.6g})")
+    if restored and summary.get("best_epoch") is not None:
+        parts.append("the saved model has the best epoch's weights")
+    return Text("; ".join(parts), style="bold")
 
 
 def number(value: float) -> str:

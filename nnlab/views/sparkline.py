@@ -29,9 +29,10 @@ def sparkline(values: list[float], width: int = 50, log: bool = False) -> str:
 
 
 def loss_curves(history: list[dict], width: int = 50) -> Text:
-    """'train loss ▇▅▃▂▁  1.02 → 0.0136' (and the test loss), one line each; log scale when it spans decades."""
+    """'train loss ▇▅▃▂▁  1.02 → 0.0136' (and the val and test losses), one line each; log scale when it spans
+    decades."""
     lines = []
-    for key in ("train_loss", "test_loss"):
+    for key in ("train_loss", "val_loss", "test_loss"):
         values = [row[key] for row in history if key in row]
         if len(values) < 2:
             continue

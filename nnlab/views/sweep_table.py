@@ -35,6 +35,21 @@ def points_table(points: list[dict], headline: str, title: str) -> Table:
     return table
 
 
+def folds_table(rows: list[dict], headline: str) -> Table:
+    """k-fold: one row per model: fold, seed, grid values, status, the headline metric and the losses."""
+    metric = headline.partition("_")[2]
+    columns = [c for c in (f"train_{metric}", f"val_{metric}", f"test_{metric}", "train_loss")
+               if any(c in r["metrics"] for r in rows)]
+    keys = list(rows[0]["overrides"]) if rows else []
+    table = Table(title="per fold", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("fold", "seed", *keys, "status", *columns):
+        table.add_column(column, justify="left" if column in ("status", *keys) else "right", no_wrap=True)
+    for r in rows:
+        values = [_fmt(r["metrics"][c]) if c in r["metrics"] else "-" for c in columns]
+        table.add_row(str(r["fold"]), str(r["seed"]), *[str(r["overrides"][k]) for k in keys], r["status"], *values)
+    return table
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4f}" if abs(v) < 10 else f"{v:.4g}"
 

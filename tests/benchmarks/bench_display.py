@@ -15,8 +15,10 @@ from nnlab.cli import display
 
 
 def per_epoch_seconds(epochs: int, log_every: int, progress: bool) -> float:
-    cfg = SimpleNamespace(train=SimpleNamespace(epochs=epochs), task="regression")  # what the view reads
-    run = SimpleNamespace(cfg=cfg, splits=SimpleNamespace(X_test=np.zeros((0, 1))), path=Path("."), start_at=None)
+    cfg = SimpleNamespace(train=SimpleNamespace(epochs=epochs, scheduler=None, early_stopping=None),
+                          task="regression")  # what the view reads
+    run = SimpleNamespace(cfg=cfg, splits=SimpleNamespace(X_test=np.zeros((0, 1)), X_val=np.zeros((0, 1))),
+                          path=Path("."), start_at=None)
     shown = display.TrainingView("quiet", Console(file=io.StringIO()), run, setup=None)
     shown.mode = "normal"  # rows on, without the run header
     if progress:

@@ -199,7 +199,7 @@ def test_eval_data_works_for_runs_on_synthetic_data(cli, tmp_path, config):
     from nnlab.data.sources import read_source
 
     run_dir = cli.train_json(config, "train.epochs=2")["run_dir"]
-    X, y, names, target, _ = read_source(load_config(config, []))
+    X, y, names, target, _, _ = read_source(load_config(config, []))
     rows = np.column_stack([X, np.asarray(y).reshape(len(X), -1)[:, :1]])[:50]
     (tmp_path / "more.csv").write_text(",".join([*names, target]) + "\n" +
                                        "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n")

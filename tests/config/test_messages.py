@@ -52,3 +52,30 @@ def test_invalid_configs_name_file_and_key(tmp_path, text, overrides, expected):
 def test_every_error_is_listed_once_per_line(tmp_path):
     message = error_of(tmp_path, WINE_YAML, ["optimizer.lr=0", "train.epochs=0", "seed=-1"])
     assert len(message.splitlines()) == 3
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["train.early_stopping={patience: 5}"], "train.early_stopping.monitor: val_loss needs a validation split, but "
+                                             "data.val_size is 0; set data.val_size (e.g. 0.1)"),
+    (["data.val_size=0.1", "train.early_stopping={monitor: val_r2}"],
+     "train.early_stopping.monitor: val_r2 is not logged by a classification run; use val_loss or val_accuracy"),
+    (["train.early_stopping={monitr: val_loss}"], "train.early_stopping.monitr: unknown key (did you mean 'monitor'?)"),
+    (["train.scheduler={name: cosin}"], "train.scheduler: unknown name 'cosin' (did you mean 'cosine'?)"),
+    (["train.scheduler={name: step}"], "train.scheduler.step_size: required key is missing"),
+    (["train.scheduler={name: step, step_size: 3, gama: 0.5}"], "train.scheduler.gama: unknown key (did you mean "
+                                                               "'gamma'?)"),
+    (["train.scheduler={name: plateau}"], "train.scheduler.monitor: val_loss needs a validation split, but "
+                                          "data.val_size is 0; set data.val_size (e.g. 0.1) or monitor: train_loss"),
+    (["train.accumulate=4"], "train.accumulate: needs minibatches: set train.batch_size"),
+    (["train.class_weight=balanced", "loss=mse"], "train.class_weight: weights classes, but loss mse is a regression"),
+    (["train.class_weight=heavy"], "train.class_weight"),
+    (["data.val_size=0.85"], "data.val_size: 0.85 + test_size (0.2) leaves no train rows; lower val_size"),
+    (["data.fold=1"], "data.fold: goes with data.folds"),
+    (["data.folds=3", "data.fold=3"], "data.fold: 3 but data.folds is 3; folds are numbered 0 to 2"),
+    (["data.categorical=[Hue, Hue]"], "data.categorical: lists a column twice"),
+    (["data.impute=zero"], "data.impute"),
+    (["model.dropout=1"], "model.dropout: input should be less than 1"),
+])
+def test_the_training_keys_are_checked_with_one_line_each(tmp_path, overrides, expected):
+    message = error_of(tmp_path, WINE_YAML, overrides)
+    assert expected in message and len(message.splitlines()) == 1, message

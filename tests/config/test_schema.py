@@ -42,3 +42,19 @@ def test_schema_command_prints_it_without_importing_torch():
     assert done.stdout.strip() == "[]", done.stderr
     assert json.loads(subprocess.run([sys.executable, "-m", "nnlab", "schema", "--indent", "0"], capture_output=True,
                                      text=True, cwd=ROOT).stdout)["title"] == "nnlab config"
+
+
+def test_the_schema_describes_the_training_keys(validator):
+    good = {"data": {"source": "csv", "path": "x.csv", "target": "y", "val_size": 0.1, "categorical": ["c"],
+                     "impute": "median", "folds": 5, "fold": 0},
+            "model": {"kind": "mlp", "dropout": 0.2},
+            "train": {"early_stopping": {"monitor": "val_accuracy", "patience": 5, "min_delta": 0.0,
+                                         "restore_best": True},
+                      "scheduler": {"name": "cosine", "t_max": 10}, "accumulate": 2, "batch_size": 8,
+                      "class_weight": {"1": 2.0}}}
+    assert list(validator.iter_errors(good)) == []
+    for bad in ({"train": {"scheduler": {"name": "exp"}}}, {"train": {"early_stopping": {"monitor": "test_loss"}}},
+                {"train": {"accumulate": 0}}, {"data": {"source": "csv", "path": "x", "target": "y", "impute": "zero"}},
+                {"model": {"kind": "mlp", "dropout": 1.5}}):
+        raw = {"data": {"source": "sine"}, "model": {"kind": "mlp"}, **bad}
+        assert list(validator.iter_errors(raw)), bad

@@ -208,3 +208,42 @@ def test_missing_values_in_eval_and_predict_data_name_no_training_key(cli, tmp_p
     for command in ("predict", "eval"):
         stderr = cli(command, run_dir, "--data", tmp_path / "holes.csv", code=3).stderr
         assert "missing or infinite values" in stderr and "data.dropna" not in stderr, stderr
+
+
+def test_the_validation_split_is_stratified_carved_from_train_and_leaves_the_test_split_alone(tmp_path):
+    plain, carved = load_data(wine_cfg(tmp_path)), load_data(wine_cfg(tmp_path, "data.val_size=0.15"))
+    assert (len(carved.X_train), len(carved.X_val), len(carved.X_test)) == (115, 27, 36)  # ceil(0.15 · 178) = 27
+    assert np.array_equal(carved.rows["test"], plain.rows["test"])  # the test split is the same as without
+    assert set(carved.rows["val"]) | set(carved.rows["train"]) == set(plain.rows["train"])
+    assert not set(carved.rows["val"]) & set(carved.rows["train"])
+    assert np.bincount(carved.y_val).tolist() == [9, 11, 7]  # 27 rows in proportion to 47/57/38 train rows
+    assert carved.prep.mean.tolist() != plain.prep.mean.tolist()  # the scaler is fitted on the 115 rows only
+    assert plain.X_val.shape == (0, 13) and plain.y_val.shape == (0,)
+    assert plain.fingerprint() == load_data(wine_cfg(tmp_path)).fingerprint() != carved.fingerprint()
+
+
+def test_k_fold_puts_every_row_in_one_test_fold_stratified(tmp_path):
+    folds = [load_data(wine_cfg(tmp_path, "data.folds=5", f"data.fold={k}")) for k in range(5)]
+    tests = [set(f.rows["test"].tolist()) for f in folds]
+    assert sorted(set().union(*tests)) == list(range(178)) and sum(map(len, tests)) == 178
+    assert [len(t) for t in tests] == [36, 36, 36, 35, 35]
+    for f in folds:
+        counts = np.bincount(f.y_test, minlength=3)
+        assert all(abs(c - n / 5) < 1 for c, n in zip(counts, (59, 71, 48))), counts  # StratifiedKFold's spread
+        assert not set(f.rows["train"].tolist()) & set(f.rows["test"].tolist())
+    other_seed = load_data(wine_cfg(tmp_path, "data.folds=5", "data.fold=0", "seed=1"))
+    assert set(other_seed.rows["test"].tolist()) != tests[0]
+    with_val = load_data(wine_cfg(tmp_path, "data.folds=5", "data.fold=0", "data.val_size=0.1"))
+    assert len(with_val.X_val) == 18 and set(with_val.rows["test"].tolist()) == tests[0]
+
+
+def test_balanced_class_weights_are_scikit_learns_and_labels_are_checked(tmp_path):
+    from sklearn.utils.class_weight import compute_class_weight
+
+    splits = load_data(wine_cfg(tmp_path, "train.class_weight=balanced"))
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=splits.y_train)
+    assert np.allclose(splits.class_weight, expected, rtol=1e-6)
+    assert load_data(wine_cfg(tmp_path, "train.class_weight={1: 2.5, '3': 0.5}")).class_weight.tolist() == [2.5, 1, 0.5]
+    with pytest.raises(ConfigError, match="train.class_weight: label 4 is not a class of"):
+        load_data(wine_cfg(tmp_path, "train.class_weight={4: 2}"))
+    assert load_data(wine_cfg(tmp_path)).class_weight is None

@@ -108,3 +108,27 @@ def test_a_killed_predicts_temporary_is_removed_by_the_next_write(cli, wine_run,
     stale.write_bytes(b"\0" * 1_000_000)
     cli("predict", wine_run, "--data", WINE, "--out", tmp_path / "out" / "preds.csv", "--json")
     assert sorted(p.name for p in stale.parent.iterdir()) == ["preds.csv"]
+
+
+def test_a_csv_with_text_columns_trains_unchanged_and_predict_encodes_new_rows(cli, tmp_path):
+    """No config change: text columns are one-hot encoded, predict and eval --data apply the run's encoding, and a
+    category the train rows never had is exit 3 naming the column and the value."""
+    rng = np.random.default_rng(2)
+    sex, port = rng.choice(["male", "female"], 200), rng.choice(["S", "C", "Q"], 200)
+    age = rng.normal(30, 10, 200).round(1)
+    survived = np.where((sex == "female") ^ (rng.random(200) < 0.15), "yes", "no")
+    frame = pd.DataFrame({"age": age, "sex": sex, "port": port, "survived": survived})
+    frame.to_csv(tmp_path / "titanic.csv", index=False)
+    (tmp_path / "t.yaml").write_text("data: {source: csv, path: titanic.csv, target: survived}\nmodel: {kind: mlp}\n"
+                                     "optimizer: {lr: 0.1}\ntrain: {epochs: 100}\n")
+    run = cli.train_json(tmp_path / "t.yaml")
+    assert run["metrics"]["test"]["accuracy"] > 0.75
+    new = pd.DataFrame({"age": [22.0, 40.0], "sex": ["female", "male"], "port": ["S", "Q"]})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    cli("predict", run["run_dir"], "--data", tmp_path / "new.csv", "--out", tmp_path / "p.csv")
+    assert pd.read_csv(tmp_path / "p.csv")["prediction"].tolist() == ["yes", "no"]
+    assert json.loads(cli("eval", run["run_dir"], "--data", tmp_path / "titanic.csv", "--json").stdout)["metrics"]
+    new.assign(port=["S", "X"]).to_csv(tmp_path / "odd.csv", index=False)
+    error = cli("predict", run["run_dir"], "--data", tmp_path / "odd.csv", "--out", tmp_path / "q.csv", code=3).stderr
+    assert "odd.csv: column 'port' has 'X' (1 row), not among the categories of the train rows" in error
+    assert not (tmp_path / "q.csv").exists()

@@ -106,3 +106,13 @@ def test_reproduce_reports_a_receipt_without_versions_instead_of_crashing(cli):
 def test_reproduce_on_a_missing_folder_says_so_and_names_no_version(cli, tmp_path):
     result = cli("reproduce", tmp_path / "no" / "such", code=2)
     assert f"{tmp_path / 'no' / 'such'}: no such run directory" in result.stderr and "nnlab 0." not in result.stderr
+
+
+def test_reproduce_is_exact_with_a_validation_split_early_stopping_a_schedule_and_dropout(cli, tmp_path):
+    run = cli.train_json(_wine_copy(tmp_path), "data.val_size=0.15", "train.early_stopping={patience: 5, min_delta: "
+                         "0.01}", "train.scheduler={name: cosine, t_max: 50}", "model.dropout=0.1", "train.epochs=300")
+    assert run["stopped"] == "early_stopping" and run["metrics"]["val"]
+    again = json.loads(cli("reproduce", run["run_dir"], "--json").stdout)
+    assert again["identical"] and {"metrics.val.accuracy", "metrics.test.accuracy"} <= {n["key"] for n in again["numbers"]}
+    receipt = json.loads((Path(run["run_dir"]) / "receipt.json").read_text())
+    assert receipt["seeds"]["validation"] == [6202, 2]

@@ -269,3 +269,43 @@ def test_a_resume_whose_checkpoint_changed_before_it_locked_is_refused(cli, tiny
     with pytest.raises(RunInUse, match="wrote this run while the resume was starting; resume again"):
         continue_run(stale, cfg, splits, prepare(cfg, splits), force=False)
     cli("train", "--resume", run_dir, "--quiet")
+
+
+WATCHED = TINY.replace("train: {epochs: 6,", "train: {epochs: 12, accumulate: 2, early_stopping: {patience: 4, "
+                       "min_delta: 0.05}, scheduler: {name: plateau, patience: 1, factor: 0.5},") \
+    .replace("noise: 0.1}", "noise: 0.1, val_size: 0.1}").replace("hidden: [8]}", "hidden: [8], dropout: 0.2}")
+
+
+@pytest.mark.parametrize("step", [4, 9, 14])
+def test_resume_with_early_stopping_a_schedule_accumulation_and_dropout_is_bit_identical(cli, tmp_path, monkeypatch,
+                                                                                         step):
+    """70 train rows, batches of 16, 2 per update: 3 updates an epoch; the schedule, the watch (best value and
+    weights, patience count) and dropout's RNG travel in the checkpoint."""
+    config = write_config(tmp_path, WATCHED.replace("OPT", "sgd"), "watched.yaml")
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    cli("train", config, "--run-dir", straight, "--quiet")
+    with monkeypatch.context() as m:
+        interrupt_after(m, step)
+        cli("train", config, "--run-dir", stopped, "--quiet", code=130)
+    saved = load_run(stopped).checkpoint["train_state"]
+    assert saved["scheduler"]["kind"] == "plateau" and saved["early_stopping"]["monitor"] == "val_loss"
+    cli("train", "--resume", stopped, "--quiet")
+    a, b = final_state(straight), final_state(stopped)
+    assert all(torch.equal(a[0][k], b[0][k]) for k in a[0]) and a[2] == b[2] and a[3] == b[3]
+    assert "val_loss" in a[2].decode().splitlines()[0] and ",lr" in a[2].decode().splitlines()[0]
+    assert a[3]["stopped"] in ("early_stopping", "epochs") and a[3]["best_epoch"] is not None
+
+
+def test_an_early_stopped_run_is_finished_and_force_continues_from_its_last_weights(cli, tmp_path):
+    config = write_config(tmp_path, WATCHED.replace("OPT", "adam").replace("epochs: 12", "epochs: 200")
+                          .replace("min_delta: 0.05", "min_delta: 0.5"), "watched.yaml")
+    run_dir = tmp_path / "run"
+    cli("train", config, "--run-dir", run_dir, "--quiet")
+    summary = json.loads((run_dir / SUMMARY).read_text())
+    assert summary["stopped"] == "early_stopping" and summary["stopped_epoch"] == summary["best_epoch"] + 4
+    assert "stopped early (early stopping at epoch" in cli("train", "--resume", run_dir, code=2).stderr
+    state = load_run(run_dir).checkpoint["train_state"]["early_stopping"]
+    last = state["last_state"]  # restore_best kept the last epoch's weights beside the best ones
+    assert last is not None and not all(torch.equal(x, y) for x, y in zip(last, state["best_state"]))
+    cli("train", "--resume", run_dir, "train.early_stopping={patience: 8, min_delta: 0.5}", "--force", "--quiet")
+    assert json.loads((run_dir / SUMMARY).read_text())["stopped_epoch"] > summary["stopped_epoch"]

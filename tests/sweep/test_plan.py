@@ -90,3 +90,15 @@ def test_sweep_errors_are_one_line(cli):
     assert "optimizer.lr" in cli("sweep", WINE_CFG, "--grid", "optimizer.lr=-1,0.1", code=2).stderr
     assert "--seeds" in cli("train", WINE_CFG, "--seeds", "x", code=2).stderr
     assert "--seed and --seeds" in cli("train", WINE_CFG, "--seeds", "3", "--seed", "1", code=2).stderr
+
+
+def test_folds_expand_per_seed_and_stack_together_unless_a_plateau_schedule_needs_sgd():
+    trials = expand(WINE_CFG, ["train.epochs=5"], [], [0, 1], folds=3)
+    assert [(t.seed, t.fold) for t in trials] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert trials[4].args[-2:] == ["data.folds=3", "data.fold=1"] and trials[4].cfg.data.fold == 1
+    groups = plan(trials, [load_data(t.cfg) for t in trials])
+    assert [(g.path, len(g.trials)) for g in groups] == [("vectorized", 6)]
+    adam = expand(WINE_CFG, ["train.epochs=5", "optimizer={name: adam}", "data.val_size=0.1",
+                             "train.scheduler={name: plateau}"], [], [0, 1])
+    (group,) = plan(adam, [load_data(t.cfg) for t in adam])
+    assert group.path == "sequential" and "a plateau schedule with adam" in group.reason

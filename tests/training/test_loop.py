@@ -109,3 +109,106 @@ def test_threads_one_for_tiny_models_more_for_large_steps():
     assert choose_threads(None, n_params=148, batch_rows=142) == 1
     assert choose_threads(3, n_params=148, batch_rows=142) == 3
     assert choose_threads(None, n_params=10_000_000, batch_rows=1024) >= 1
+
+
+WINE_CFG = ROOT / "configs" / "wine_mlp.yaml"
+
+
+@pytest.mark.slow
+def test_wine_with_a_validation_split_stops_early_and_generalizes():
+    """The quality bar: patience 50 on val_loss stops before 5000 epochs; test accuracy stays >= 0.9.
+
+    min_delta 1e-4: with Keras' default 0 the separable wine data's val_loss keeps falling by ~2e-6 an epoch
+    to the end (seed 6202), which counts as an improvement every epoch.
+    """
+    cfg = load_config(WINE_CFG, ["data.val_size=0.15", "train.early_stopping={patience: 50, min_delta: 1e-4}",
+                                 "train.epochs=5000"])
+    splits, setup, result = run(cfg)
+    assert result.stopped == "early_stopping" and result.stopped_epoch < 5000
+    assert result.stopped_epoch == result.best_epoch + 50
+    assert assess_splits(setup.model, cfg, splits, setup.tensors).metrics["test"]["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_restore_best_gives_the_weights_of_the_logged_best_epoch(restore_best):
+    from nnlab.training.loop import evaluate
+
+    cfg = load_config(WINE_CFG, ["data.val_size=0.15", "train.epochs=800", "train.log_every=1", "seed=2",
+                                 f"train.early_stopping={{patience: 30, restore_best: {str(restore_best).lower()}}}"])
+    splits, setup, result = run(cfg)
+    rows = {row["epoch"]: row for row in result.history}
+    assert result.stopped == "early_stopping" and result.best_epoch < result.stopped_epoch
+    best = rows[result.best_epoch]
+    assert result.best == best["val_loss"] == min(row["val_loss"] for row in result.history)
+    final = evaluate(setup.model, setup.loss_fn, *setup.val, "classification", prefix="val_")
+    expected = best if restore_best else rows[result.stopped_epoch]
+    assert final == {"val_loss": expected["val_loss"], "val_accuracy": expected["val_accuracy"]}  # bit for bit
+
+
+def _hand_written_accumulation(cfg, splits, micro: int, accumulate: int):
+    """The notebooks' lesson by hand: backward() on each micro-batch (mean losses scaled by its share of the
+    group's rows), one SGD update per `accumulate` micro-batches."""
+    from nnlab.training.device import seed_everything
+
+    seed_everything(cfg.seed)
+    model = cfg.model.build(splits.n_features, splits.n_outputs)
+    X, y = torch.from_numpy(splits.X_train), torch.from_numpy(splits.y_train)
+    shuffle, n = torch.Generator().manual_seed(cfg.seed), len(X)
+    loss_fn = torch.nn.MSELoss(reduction="sum" if cfg.loss == "sse" else "mean")
+    for _ in range(cfg.train.epochs):
+        chunks = torch.randperm(n, generator=shuffle).split(micro)
+        for start in range(0, len(chunks), accumulate):
+            group = chunks[start:start + accumulate]
+            rows = sum(len(c) for c in group)
+            for idx in group:
+                loss = loss_fn(model(X[idx]), y[idx])
+                (loss if cfg.loss == "sse" else loss * len(idx) / rows).backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= cfg.optimizer.lr * p.grad
+                    p.grad = None
+    return model
+
+
+@pytest.mark.parametrize("loss, n_samples", [("mse", 120), ("sse", 120), ("mse", 100)])
+def test_accumulating_4_batches_of_8_is_one_batch_of_32(tmp_path, loss, n_samples):
+    """96 (or 80: a short last group) train rows; the same shuffle: the same rows meet in each update."""
+    text = (f"data: {{source: linear, n_samples: {n_samples}, weights: [1.5, -2.0, 0.7], noise: 0.3}}\n"
+            f"model: {{kind: mlp, hidden: [6]}}\nloss: {loss}\noptimizer: {{lr: {0.05 if loss == 'mse' else 0.002}}}\n"
+            "train: {epochs: 5}\n")
+    accumulated = config(tmp_path, text, "train.batch_size=8", "train.accumulate=4")
+    _, setup, result = run(accumulated)
+    _, big_setup, big = run(config(tmp_path, text, "train.batch_size=32"))
+    splits = load_data(accumulated)
+    by_hand = _hand_written_accumulation(accumulated, splits, micro=8, accumulate=4)
+    assert result.steps == big.steps == 5 * -(-len(splits.X_train) // 32)
+    for ours, batch32, hand in zip(setup.model.parameters(), big_setup.model.parameters(), by_hand.parameters()):
+        torch.testing.assert_close(ours, hand, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(ours, batch32, rtol=1e-5, atol=1e-6)
+
+
+def test_the_logged_lr_follows_the_schedule_and_class_weights_weigh_the_loss():
+    cfg = load_config(WINE_CFG, ["train.epochs=12", "train.log_every=1", "train.scheduler={name: step, step_size: 5, "
+                                 "gamma: 0.5}", "train.class_weight={1: 3.0}"])
+    splits, setup, result = run(cfg)
+    assert [row["lr"] for row in result.history] == [0.05] * 5 + [0.025] * 5 + [0.0125] * 2
+    assert setup.optimizer.lr == 0.0125
+    from nnlab.training.device import seed_everything
+
+    seed_everything(cfg.seed)  # epoch 1's full-batch loss is the loss at the initial weights
+    model = cfg.model.build(splits.n_features, splits.n_outputs)
+    weighted = torch.nn.CrossEntropyLoss(weight=torch.tensor([3.0, 1.0, 1.0]))
+    first = weighted(model(torch.from_numpy(splits.X_train)), torch.from_numpy(splits.y_train)).item()
+    assert result.history[0]["train_loss"] == pytest.approx(first, rel=1e-6)
+
+
+def test_dropout_trains_with_masks_and_scores_without(tmp_path):
+    cfg = load_config(WINE_CFG, ["train.epochs=30", "model.dropout=0.5"])
+    _, setup, a = run(cfg)
+    _, _, b = run(cfg)
+    _, _, plain = run(load_config(WINE_CFG, ["train.epochs=30"]))
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]  # seeded masks
+    assert a.history[-1]["train_loss"] != plain.history[-1]["train_loss"]
+    assert any(isinstance(m, torch.nn.Dropout) for m in setup.model)
+    X = setup.tensors[2]
+    assert torch.equal(setup.model.eval()(X), setup.model(X))  # eval mode: no dropout

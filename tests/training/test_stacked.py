@@ -98,3 +98,72 @@ def test_a_diverged_run_reports_the_same_on_both_paths_and_stays_out_of_the_mean
         assert math.isfinite(flat_metrics(results[0])["train_loss"])
         assert math.isnan(flat_metrics(results[1])["train_loss"])  # not the last huge loss logged before NaN
     assert len(alone[1].fit.history) == len(stacked[1].fit.history) > 0  # both keep the rows logged before
+
+
+def assert_same_models(stacked, alone, rtol=1e-5, atol=1e-6):
+    for s, a in zip(stacked, alone):
+        assert s.status == a.status
+        for s_w, a_w in zip(weights(s).values(), weights(a).values()):
+            torch.testing.assert_close(s_w, a_w, rtol=rtol, atol=atol)
+        for key in ("steps", "stopped", "stopped_epoch", "best_epoch", "monitor"):
+            assert getattr(s.fit, key) == getattr(a.fit, key), key
+        assert [r["epoch"] for r in s.fit.history] == [r["epoch"] for r in a.fit.history]
+        assert s.fit.history[-1].keys() == a.fit.history[-1].keys()
+        for split in s.metrics:
+            assert s.metrics[split] == pytest.approx(a.metrics[split], rel=1e-6), split
+
+
+@pytest.mark.parametrize("extra", [
+    ["data.val_size=0.15", "train.early_stopping={patience: 4, min_delta: 0.002}", "train.epochs=300"],
+    ["data.val_size=0.15", "train.early_stopping={patience: 4, min_delta: 0.002, restore_best: false}",
+     "train.epochs=300"],
+    ["data.val_size=0.1", "train.scheduler={name: plateau, patience: 3, factor: 0.7}", "optimizer.lr=0.5",
+     "train.epochs=150"],  # one model's lr falls 11 times, the others' never: per-model lrs
+    ["train.scheduler={name: cosine, t_max: 20}", "train.batch_size=32", "train.accumulate=2"],
+    ["model.dropout=0.3", "train.batch_size=16", "train.class_weight=balanced"],
+])
+def test_each_model_of_a_stack_stops_schedules_and_drops_out_as_its_single_run(extra):
+    """Per-model early stopping, best weights, plateau lr, accumulation, class weights and dropout masks.
+
+    (Models that learn: on a flat curve, float rounding alone can move the best epoch.)"""
+    cfgs = configs("wine_mlp.yaml", [1, 2, 6202], "train.epochs=40", "train.log_every=10", *extra)  # all learn
+    stacked, alone = both_paths(cfgs)
+    assert_same_models(stacked, alone)
+    if "restore_best" in str(extra):
+        assert len({r.fit.stopped_epoch for r in stacked}) > 1  # the models stopped at different epochs
+
+
+def test_k_fold_splits_of_unequal_size_train_padded_in_one_stack():
+    """wine's 5 folds have 142 or 143 train rows: padded, masked, each model as its single run."""
+    cfgs = [load_config(ROOT / "configs" / "wine_mlp.yaml", ["train.epochs=40", "train.log_every=20", "data.folds=5",
+                                                              f"data.fold={k}", "train.batch_size=16",
+                                                              "data.val_size=0.1", "model.dropout=0.2"])
+            for k in range(5)]
+    splits = [load_data(c) for c in cfgs]
+    assert {len(s.X_train) for s in splits} == {124, 125}
+    dicts = [c.to_dict() for c in cfgs]
+    stacked, alone = train_group(dicts, splits, vectorize=True), train_group(dicts, splits, vectorize=False)
+    assert_same_models(stacked, alone)
+
+
+def test_a_plateau_stack_needs_sgd():
+    from nnlab.config.schema import AdamConfig
+    from nnlab.training.stacked import make_stacked_optimizer
+
+    params = [torch.zeros(2, 3, requires_grad=True)]
+    with pytest.raises(ValueError, match="per-model lr schedules"):
+        make_stacked_optimizer(params, [AdamConfig(name="adam")] * 2, per_model_lr=True)
+
+
+def test_a_model_that_stopped_early_is_not_diverged_by_the_training_that_goes_on():
+    """Model 0 (lr 1: its val_loss grows from epoch 2) stops at epoch 4; model 1 trains on, and model 0's copy in
+    the stack with it, which overflows at epoch 6."""
+    cfgs = [load_config(ROOT / "configs" / "linear_regression.yaml",
+                        ["train.epochs=12", "seed=0", "data.val_size=0.1", f"optimizer.lr={lr}",
+                         "train.early_stopping={patience: 3}"]) for lr in (1.0, 0.03)]
+    stacked, alone = both_paths(cfgs)
+    assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "finished"]
+    assert stacked[0].fit.stopped == "early_stopping" and stacked[0].fit.stopped_epoch == 4
+    assert stacked[1].fit.stopped_epoch >= 6  # the stack still trained at epoch 6
+    for s_w, a_w in zip(weights(stacked[0]).values(), weights(alone[0]).values()):
+        torch.testing.assert_close(s_w, a_w)

@@ -84,3 +84,14 @@ def test_plots_are_written_as_run_files_never_through_a_planted_link(tmp_path, m
     assert victim.read_bytes() == b"precious"
     assert not (run_dir / "loss.png").is_symlink() and (run_dir / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in run_dir.iterdir()) == ["loss.png"]
+
+
+def test_the_loss_plot_draws_the_validation_loss_and_marks_the_best_epoch(tmp_path, monkeypatch):
+    from nnlab.views import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(
+        [line.get_label() for line in fig.axes[0].get_lines()]))
+    rows = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e + 0.01 * e, "test_loss": 1.1 / e} for e in range(1, 9)]
+    plots.loss_curve(tmp_path / "a.png", rows, "mse", "t", best_epoch=3)
+    assert drawn == [["train", "val", "test", "best epoch (3)"]]

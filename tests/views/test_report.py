@@ -35,3 +35,21 @@ def test_loss_table_rows_line_up_with_the_header():
     row = render(table.row({"epoch": 100, "train_loss": 0.5, "test_loss": 0.25, "test_accuracy": 0.9,
                             "seconds": 1.5})).rstrip("\n")
     assert len(header) == len(row) and "test accuracy" in header and "0.9000" in row and "1.50s" in row
+
+
+def test_loss_table_adds_validation_and_lr_columns_and_the_stop_line():
+    from nnlab.views.report import stopped_line
+
+    table = LossTable("regression", has_test=True, epochs=50, has_val=True, has_lr=True)
+    header = render(table.header()).rstrip("\n")
+    row = render(table.row({"epoch": 10, "train_loss": 0.5, "val_loss": 0.6, "val_r2": 0.81, "test_loss": 0.7,
+                            "test_r2": 0.8, "lr": 0.0125, "seconds": 1.0})).rstrip("\n")
+    assert header.split() == ["epoch", "train", "loss", "val", "loss", "val", "R²", "test", "loss", "test", "R²", "lr",
+                              "time"]
+    assert len(header) == len(row) and "0.8100" in row and "0.0125" in row
+    summary = {"stopped": "early_stopping", "stopped_epoch": 30, "epochs": 50, "best_epoch": 20, "monitor": "val_loss",
+               "best": 0.25}
+    assert render(stopped_line(summary, restored=True)).strip() == (
+        "stopped: early_stopping at epoch 30 of 50; best epoch 20 (val_loss 0.25); the saved model has the best "
+        "epoch's weights")
+    assert stopped_line({"stopped": "epochs", "best_epoch": None}) is None
