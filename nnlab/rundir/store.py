@@ -185,9 +185,13 @@ def check_contents(payload: dict, cfg: RunConfig, path: Path) -> None:
     n_features, n_outputs = count("n_features"), count("n_outputs")
     if "threads" in payload:
         count("threads")
-    names = payload.get("feature_names")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) != n_features:
+    names, inputs = payload.get("feature_names"), payload.get("input_names", payload.get("feature_names"))
+    encoded = isinstance(payload.get("preprocessing"), dict) and payload["preprocessing"].get("encoding") is not None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or \
+            (not encoded and len(names) != n_features):
         bad("feature_names", f"is not a list of {n_features} column names (n_features)")
+    if not isinstance(inputs, list) or not all(isinstance(n, str) for n in inputs) or len(inputs) != n_features:
+        bad("input_names", f"is not a list of {n_features} model inputs (n_features)")
     if not isinstance(payload.get("target_name"), str):
         bad("target_name", "is not a column name")
     if cfg.data.source == "csv" and (payload["target_name"] != cfg.data.target or
