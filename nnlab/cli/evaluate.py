@@ -6,6 +6,8 @@ import typer
 
 from nnlab.cli.main import command, print_json, stdout
 
+DATA = "data"  # the split name of eval --data's rows (README: Names)
+
 
 @command(name="eval")
 def eval_(
@@ -22,30 +24,35 @@ def eval_(
     from nnlab.data import load_data, load_labelled_csv
     from nnlab.errors import UsageError
     from nnlab.rundir.store import load_run
-    from nnlab.scoring.metrics import assess
+    from nnlab.scoring.metrics import assess, rows_per_step
     from nnlab.training.device import resolve_device, set_threads
+    from nnlab.training.setup import make_loss
     from nnlab.views import report
 
     if split not in ("test", "train"):
         raise UsageError(f"--split: '{split}' is not a split; use test or train")
+    dev = resolve_device(device, "--device")
     run = load_run(run_dir)
-    dev = resolve_device(device)
-    set_threads(run.checkpoint.get("threads", 1))  # the training thread count: identical sums
+    set_threads(run.checkpoint.get("threads", 1), f"{run_dir}: checkpoint threads")  # train's count: identical sums
     model = run.build_model(dev)
     features, target = run.checkpoint["feature_names"], run.checkpoint["target_name"]
     if data is not None:
-        split = str(data)
+        split = DATA
         X, y = load_labelled_csv(data, run.cfg, run.prep, features, target)
+        train_rows = run.checkpoint.get("train_rows") or len(X)
     else:
         splits = load_data(run.cfg, prep=run.prep)
         X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_train, splits.y_train)
         if len(X) == 0:
             raise UsageError(f"{run_dir}: the run has no {split} split (data.test_size was 0); use --split train")
+        train_rows = len(splits.X_train)
     import torch
 
     tensors = tuple(torch.from_numpy(a).to(dev) for a in (X, y))
-    outcome = assess(model, run.cfg, {split: tensors}, run.prep.classes, features)
+    outcome = assess(model, run.cfg, {split: tensors}, make_loss(run.cfg.loss).to(dev),
+                     rows_per_step(train_rows, run.cfg.train.batch_size), run.prep.classes, features)
     if json_out:
-        print_json({"run_dir": str(run_dir), "split": split, "metrics": outcome.metrics[split]})
+        print_json({"run_dir": str(run_dir), "split": split, "data": None if data is None else str(data),
+                    "metrics": outcome.metrics, **({"per_class": outcome.per_class} if outcome.per_class else {})})
         return
-    stdout().print(report.results(run.cfg, outcome))
+    stdout().print(report.results(run.cfg, outcome, titles={DATA: str(data)}))

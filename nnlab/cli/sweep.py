@@ -14,8 +14,9 @@ def sweep(
     overrides: list[str] = OVERRIDES,
     grid: list[str] = typer.Option(None, "--grid", "-g", help="key=v1,v2,... to try (repeat for a cartesian "
                                                               "grid), e.g. --grid optimizer.lr=0.01,0.1"),
-    seeds: str = typer.Option("1", "--seeds", help="Seeds per grid point: a count (5 = 0-4), a range 0-9 "
-                                                   "or a list 1,5,7."),
+    seeds: str = typer.Option(None, "--seeds", help="Seeds per grid point: a count (5 = 0-4), a range 0-9 "
+                                                    "or a list 1,5,7.  [default: the config's seed]",
+                              show_default=False),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the sweep's run directory."),
     vectorize: bool = typer.Option(True, "--vectorize/--no-vectorize",
                                    help="Train compatible runs stacked (default) or one after another."),
@@ -38,11 +39,11 @@ def sweep(
         check_cluster_options(scheduler, workers)  # before any config or data is read
     from nnlab.sweep.plan import parse_grid, parse_seeds
 
-    train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
+    train_many(config, list(overrides or []), parse_grid(grid or []), None if seeds is None else parse_seeds(seeds), out,
                vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers)
 
 
-def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, *, vectorize: bool,
+def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None, out: Path, *, vectorize: bool,
                json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
                workers: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
@@ -58,7 +59,8 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     talk = not (json_out or quiet)
     progress = stderr()
     if talk:
-        progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
+        n_points = len({t.point for t in trials})
+        progress.print(f"{len(trials)} runs ({n_points} grid points x {len(trials) // n_points} seeds) "
                        f"in {len(groups)} group(s)")
 
     def show_group(group):
@@ -104,6 +106,7 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
     """
     from rich.text import Text
 
+    from nnlab.config import value_text
     from nnlab.errors import Interrupted
     from nnlab.sweep import dask_tasks
     from nnlab.sweep.dask_client import open_client
@@ -134,7 +137,7 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
             raise Interrupted(f"interrupted: none of the {planned} runs had finished; nothing saved", signum)
     for trial, result in zip(trials, results):
         if result.error:
-            where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
+            where = " ".join([f"seed {trial.seed}", *[f"{k}={value_text(v)}" for k, v in trial.overrides.items()]])
             console.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
     return trials, splits, groups, results, seconds, signum
 

@@ -44,43 +44,50 @@ def train(
                            "--force": force, "--jsonl": jsonl, "--baseline": baseline, "--tensorboard": tensorboard}
         return _train_seeds(config, flag_overrides(overrides, device=device, threads=threads), seeds, out,
                             [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet)
-    from nnlab.cli import display
-    from nnlab.data import load_data
-    from nnlab.scoring import baselines
-    from nnlab.scoring.metrics import assess_splits
-    from nnlab.training.setup import prepare
-    from nnlab.training.signals import catch_signals
-    from nnlab.views.plots import save_run_plots
+    from nnlab.views.plotter import Plotter
 
-    mode = display.output_mode(json_out, jsonl, quiet)
-    if tensorboard:
-        display.require_tensorboard()
-    all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
-    cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
-    splits = load_data(cfg)
-    setup = prepare(cfg, splits)
-    run = _claim_run(cfg, splits, setup, saved, out, run_dir, force)
-    run.start(all_overrides)
-    view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
-    with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
-        with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
-            result = _fit(run, setup, stop, view.on_epoch_end)
-        outcome = assess_splits(setup.model, cfg, splits, setup.tensors)
-        compared = baselines.for_run(cfg, splits, setup.model, setup.tensors, always=baseline)
-        summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
-    written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
-    view.report(summary, result.history, outcome, compared, written)
+    with Plotter(enabled=plots) as plotter:  # matplotlib imports in a helper process while torch imports here
+        from nnlab.cli import display
+        from nnlab.data import load_data
+        from nnlab.scoring import baselines
+        from nnlab.scoring.metrics import assess_splits
+        from nnlab.training.setup import prepare
+        from nnlab.training.signals import catch_signals
+        from nnlab.views.plots import plot_jobs
+
+        mode = display.output_mode(json_out, jsonl, quiet)
+        if tensorboard:
+            display.require_tensorboard()
+        all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
+        cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
+        splits = load_data(cfg)
+        setup = prepare(cfg, splits)
+        run = _claim_run(cfg, splits, setup, saved, out, run_dir, force)
+        run.start(all_overrides)
+        view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
+        with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
+            with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
+                result = _fit(run, setup, stop, view.on_epoch_end)
+            outcome = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn)
+            compared = baselines.for_run(cfg, splits, outcome, always=baseline)
+            summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
+        jobs = plot_jobs(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
+        view.report(summary, result.history, outcome, compared, plotter.draw(jobs) if jobs else [])
 
 
 def _fit(run, setup, stop, on_epoch_end):
-    """fit() into the run: checkpoints as it goes; an interrupted or diverged run saved, then its error raised."""
+    """fit() into the run: checkpoints as it goes; an interrupted run saved with the metrics of its weights as
+    they stand, a diverged one with what it logged; then its error raised."""
     from nnlab.errors import DivergedError, Interrupted
+    from nnlab.scoring.metrics import assess_splits
     from nnlab.training.loop import fit
 
     try:
         return fit(setup, run.cfg.train, on_epoch_end=on_epoch_end, start=run.start_at, stop=stop,
                    checkpoint=run.checkpoint)
-    except (Interrupted, DivergedError) as e:
+    except Interrupted as e:
+        raise run.stop(e, assess_splits(setup.model, run.cfg, run.splits, setup.tensors, setup.loss_fn)) from None
+    except DivergedError as e:
         raise run.stop(e) from None
 
 

@@ -98,6 +98,13 @@ def apply_overrides(raw: dict, overrides: list[str], where: str) -> dict:
     return raw
 
 
+def value_text(value) -> str:
+    """An override's value as a user types it (0.1, [16, 16], true): the inverse of reading it as YAML."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def validate(raw: dict, where: str) -> RunConfig:
     """RunConfig from a raw mapping, or one ConfigError listing every problem by dotted key."""
     try:
@@ -110,12 +117,28 @@ def validate(raw: dict, where: str) -> RunConfig:
 
 
 def load_config(path, overrides: list[str] = ()) -> RunConfig:
-    """Read, override, validate. A relative data.path resolves against the config file's folder."""
+    """Read, override, validate (see config_from)."""
+    return config_from(read_config_file(Path(path)), path, overrides)
+
+
+def config_from(raw: dict, path, overrides: list[str] = ()) -> RunConfig:
+    """The RunConfig of the config file `path` holding `raw`, with `overrides` applied.
+
+    The path rule: a relative data.path written in the config file resolves against the file's folder; one typed on
+    the command line (an override, like eval's and predict's --data) against the current folder.
+    """
+    import copy
+
     path = Path(path)
-    raw = apply_overrides(read_config_file(path), list(overrides), str(path))
+    raw = absolute_data_path(copy.deepcopy(raw), path.parent)  # written in the file: against its folder
+    raw = absolute_data_path(apply_overrides(raw, list(overrides), str(path)), Path.cwd())  # typed: the shell's
     raw.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run")
-    data = raw.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str):
-        data["path"] = str((path.parent / Path(data["path"]).expanduser()).resolve())
     return validate(raw, str(path))
 
+
+def absolute_data_path(raw: dict, folder: Path) -> dict:
+    """`raw` with a relative data.path made absolute against `folder` (in place; returns `raw`)."""
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        data["path"] = str((folder / Path(data["path"]).expanduser()).resolve())
+    return raw

@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 
 from nnlab.errors import UsageError
+from nnlab.vocabulary import NAMES, SPLITS
 
+MAX_DEPTH = 32  # a run's JSON or YAML nested deeper than this is not nnlab's: read as garbled
+MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
 
 
@@ -24,30 +27,53 @@ def list_runs(parent: Path, name: str | None = None) -> list[dict]:
 
 
 def read_run(path: Path) -> dict:
-    """What `nnlab runs` shows about one run directory; a missing or garbled file leaves gaps, not errors."""
+    """What `nnlab runs` shows about one run directory; a missing, garbled or odd file leaves gaps, not errors."""
     summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
-    config = config or receipt.get("config") or {}
-    model = config.get("model") or {}
+    config = config or _mapping(receipt.get("config"))
+    model, train = _mapping(config.get("model")), _mapping(config.get("train"))
     created = receipt.get("created")
     when = created[:19].replace("T", " ") if isinstance(created, str) else \
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     if summary:
-        status = summary.get("status", "finished")
-    else:  # crashed before the end, still running, or a summary.json that is not JSON
+        status = summary.get("status") if isinstance(summary.get("status"), str) else "finished"
+    else:  # crashed before the end, still running, or a summary.json that is not a JSON object
         status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
-    return {"run": path.name, "path": str(path), "time": when, "name": config.get("name"),
-            "model": _model_text(model), "overrides": receipt.get("overrides", []),
-            "epochs": summary.get("epochs") or (config.get("train") or {}).get("epochs"),
-            "train_loss": summary.get("train_loss"), "metrics": summary.get("metrics", {}), "status": status}
+    overrides = receipt.get("overrides")
+    name = config.get("name")
+    return {"run": path.name, "path": str(path), "time": when, "name": name if isinstance(name, str) else None,
+            "model": _model_text(model), "overrides": [str(o) for o in overrides] if isinstance(overrides, list) else [],
+            "epochs": _count(summary.get("epochs")) or _count(train.get("epochs")), "epoch": _count(summary.get("epoch")),
+            "metrics": _numbers(summary.get("metrics")), "status": status}
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _numbers(metrics) -> dict:
+    """{split: {name: number}}: the vocabulary's part of a summary's `metrics`, whatever else it holds."""
+    return {split: {name: v for name, v in values.items() if name in NAMES and _is_number(v)}
+            for split, values in _mapping(metrics).items() if split in SPLITS and isinstance(values, dict)}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _model_text(model: dict) -> str:
-    kind = model.get("kind", "")
-    if kind == "mlp" and isinstance(model.get("hidden"), list):
-        return f"mlp {'-'.join(map(str, model['hidden']))} {model.get('activation', '')}".strip()
+    kind = model.get("kind")
+    kind = kind if isinstance(kind, str) else ""
+    hidden = model.get("hidden")
+    if kind == "mlp" and isinstance(hidden, list):
+        activation = model.get("activation")
+        return f"mlp {'-'.join(map(str, hidden))} {activation if isinstance(activation, str) else ''}".strip()
     if kind == "polynomial":
         return f"polynomial degree {model.get('degree')}"
-    return str(kind)
+    return kind
 
 
 def compare_runs(paths: list[Path]) -> dict:
@@ -56,13 +82,15 @@ def compare_runs(paths: list[Path]) -> dict:
     for path in map(Path, paths):
         if not path.is_dir():
             raise UsageError(f"{path}: no such run directory")
-        config = _yaml(path / "config.yaml") or _json(path / "receipt.json").get("config")
+        config = _yaml(path / "config.yaml") or _mapping(_json(path / "receipt.json").get("config"))
         if not config:
-            raise UsageError(f"{path}: no config.yaml or receipt.json; is it a run directory?")
+            from nnlab.rundir.store import not_a_run
+
+            raise not_a_run(path, "no config.yaml or receipt.json; is it a run directory?")
         configs.append(flatten(config))
         summary = _json(path / "summary.json")
-        numbers.append(flatten({k: summary[k] for k in ("status", "epochs", "steps", "train_seconds", "train_loss",
-                                                         "metrics", "coefficients") if k in summary}))
+        numbers.append(flatten({k: summary[k] for k in ("status", "epochs", "epoch", "steps", "train_seconds", "metrics",
+                                                         "coefficients") if k in summary}))
     return {"runs": [str(p) for p in paths], "config": _side_by_side(configs, only_different=True),
             "metrics": _side_by_side(numbers, only_different=False)}
 
@@ -87,11 +115,14 @@ def _side_by_side(flats: list[dict], only_different: bool) -> dict:
 
 
 def _json(path: Path) -> dict:
+    """A JSON object from `path`, or {} when the file is missing, garbled, huge, nested too deeply or not an object."""
     try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:  # a FIFO would block
+            return {}
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) and _shallow(value) else {}
 
 
 def _yaml(path: Path) -> dict:
@@ -99,7 +130,20 @@ def _yaml(path: Path) -> dict:
     from nnlab.errors import ConfigError
 
     try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return {}
         value = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, ConfigError):
         return {}
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) and _shallow(value) else {}
+
+
+def _shallow(value, limit: int = MAX_DEPTH) -> bool:
+    """No more than `limit` levels of lists and mappings (checked without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return True
+    return not any(isinstance(node, (dict, list)) for node in level)

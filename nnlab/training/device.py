@@ -3,6 +3,7 @@
 import os
 import random
 
+from nnlab.config.schema import DEVICE_HELP, is_device_name
 from nnlab.errors import ConfigError
 
 # Below this many multiply-adds per step, extra intra-op threads cost more than they gain
@@ -10,19 +11,23 @@ from nnlab.errors import ConfigError
 _MACS_PER_THREAD = 5_000_000
 
 
-def resolve_device(name: str):
-    """torch.device for a config's `device`; asking for CUDA without one is a config error."""
+def resolve_device(name: str, where: str = "device"):
+    """torch.device for a config's `device` (or the option `where` names); a name that is not a device, or CUDA
+    without one, is a config error."""
+    if not is_device_name(name):
+        shown = "''" if name in (None, "") else f"'{name}'"
+        raise ConfigError(f"{where}: {shown} is not a device; use {DEVICE_HELP}")
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ConfigError(f"device: '{name}' asked for, but torch sees no CUDA device "
+            raise ConfigError(f"{where}: '{name}' asked for, but torch sees no CUDA device "
                               f"(torch {torch.__version__}); use device: cpu or auto")
         index = int(name.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise ConfigError(f"device: '{name}' asked for, but only {torch.cuda.device_count()} "
+            raise ConfigError(f"{where}: '{name}' asked for, but only {torch.cuda.device_count()} "
                               "CUDA device(s) are visible")
     return torch.device(name)
 
@@ -41,7 +46,10 @@ def threads_for(cfg, model, n_train_rows: int) -> int:
     return choose_threads(cfg.threads, n_params, cfg.train.batch_size or n_train_rows)
 
 
-def set_threads(n: int) -> None:
+def set_threads(n: int, where: str = "threads") -> None:
+    """torch's intra-op thread count; a count that is not 1..256 (a damaged checkpoint or receipt) is a config error."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
+        raise ConfigError(f"{where}: {n!r} is not a thread count; use 1 to 256")
     import torch
 
     if torch.get_num_threads() != n:

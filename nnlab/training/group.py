@@ -55,7 +55,8 @@ def _train_alone(cfg: RunConfig, splits, stop) -> TrialResult:
         result = fit(setup, cfg.train, stop=stop)
     except DivergedError as e:  # keep what was logged before, as the stacked path does
         return _scored(cfg, splits, setup.model, e.result, "diverged", setup.threads, setup.device)
-    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors)
+    return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors,
+                   setup.loss_fn)
 
 
 def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResult]:
@@ -65,18 +66,19 @@ def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResul
     result = fit_stacked(setup, cfgs[0].train, stop)
     return [_scored(c, s, setup.stack.module(k).to(setup.device), fit,
                     "diverged" if result.diverged_at[k] else "finished", setup.threads, setup.device,
-                    tuple(t[k] for t in setup.tensors))
+                    tuple(t[k] for t in setup.tensors), setup.loss_fn)
             for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
 
 
-def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None) -> TrialResult:
+def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None,
+            loss_fn=None) -> TrialResult:
     """Final metrics, computed as train computes them (nothing for a diverged model); `tensors`: the
     splits already on the device."""
     from nnlab.scoring.metrics import assess_splits
 
     outcome = None
     if status == "finished":
-        outcome = assess_splits(model, cfg, splits, tensors, with_reports=False)  # reports: never shown
+        outcome = assess_splits(model, cfg, splits, tensors, loss_fn)
     baseline = None
     if cfg.task == "classification":
         y = splits.y_test if len(splits.y_test) else splits.y_train

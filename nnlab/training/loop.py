@@ -10,6 +10,7 @@ from torch import nn
 
 from nnlab.config import TrainConfig
 from nnlab.errors import DivergedError, Interrupted
+from nnlab.scoring.metrics import loss_scale, rows_per_step
 from nnlab.training.loop_state import LoopState
 from nnlab.training.setup import Setup
 from nnlab.training.signals import StopFlag, interrupted
@@ -46,6 +47,7 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
     n, device = len(X), X.device
     batch_size = min(cfg.batch_size or n, n)
     n_batches = -(-n // batch_size)
+    test_scale = loss_scale(loss_fn, len(X_test), rows_per_step(n, cfg.batch_size))  # sse: train's scale
     shuffle = torch.Generator().manual_seed(setup.seed)  # its own stream: same shuffles on CPU and CUDA
     at = start or LoopState()
     if at.shuffle is not None:
@@ -104,7 +106,7 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
             check_finite()
         if logged:
             row = {"epoch": epoch, "train_loss": (epoch_loss / n_batches).item(),
-                   **evaluate(model, loss_fn, X_test, y_test, task, prefix="test_"),
+                   **evaluate(model, loss_fn, X_test, y_test, task, prefix="test_", scale=test_scale),
                    "seconds": round(time.perf_counter() - clock, 4)}
             model.train()
             history.append(row)
@@ -132,8 +134,9 @@ def _diverged(unchecked: list, result: Fit) -> DivergedError:
                                   f"{epoch}, step {steps_before + i + 1}; try a smaller optimizer.lr")
             break
     else:
-        error = DivergedError(f"loss became non-finite at epoch {unchecked[-1][0]}; try a smaller optimizer.lr")
-    error.result = result
+        epoch = unchecked[-1][0]
+        error = DivergedError(f"loss became non-finite at epoch {epoch}; try a smaller optimizer.lr")
+    error.result, error.epoch = result, epoch
     return error
 
 
@@ -144,19 +147,20 @@ def _interrupted(signum: int, epoch: int, steps: int, result: Fit) -> Interrupte
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loss_fn: nn.Module, X, y, task: str, prefix: str = "") -> dict:
-    """Loss and the headline metric (accuracy or R²) on one split, as plain floats ({} when empty)."""
+def evaluate(model: nn.Module, loss_fn: nn.Module, X, y, task: str, prefix: str = "", scale: float = 1.0) -> dict:
+    """Loss (times `scale`: a sum-reduced loss on train's scale) and the headline metric (accuracy or R²) on
+    one split, as plain floats ({} when empty). The loss is the one scoring.metrics reports for the split."""
     if len(X) == 0:
         return {}
     model.eval()
     scores = model(X)
-    loss = loss_fn(scores, y)
+    loss = loss_fn(scores, y) * scale
     if task == "classification":
         hits = scores.argmax(1) == y if scores.shape[1] > 1 else (scores > 0) == (y > 0.5)
-        metric = ("accuracy", hits.float().mean())
+        metric = ("accuracy", hits.double().mean())  # k / n exactly, as the final metrics have it
     else:  # R² per output, averaged (scikit-learn's uniform_average)
         ss_res = (y - scores).pow(2).sum(0)
         ss_tot = (y - y.mean(0)).pow(2).sum(0)
         metric = ("r2", (1 - ss_res / ss_tot).mean())
-    values = torch.stack([loss, metric[1]]).tolist()  # one host sync for both
+    values = torch.stack([loss.double(), metric[1].double()]).tolist()  # one host sync for both
     return {f"{prefix}loss": values[0], f"{prefix}{metric[0]}": values[1]}

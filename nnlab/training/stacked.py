@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nnlab.config import RunConfig, TrainConfig
+from nnlab.scoring.metrics import loss_scale, rows_per_step
 from nnlab.training.loop import Fit
 from nnlab.training.signals import StopFlag, interrupted
 
@@ -183,6 +184,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
     X, y, X_test, y_test = setup.tensors
     K, n, device = stack.k, X.shape[1], X.device
     batch_size = min(cfg.batch_size or n, n)
+    test_scale = loss_scale(loss_fn, X_test.shape[1], rows_per_step(n, cfg.batch_size))  # as fit()
     shuffles = [torch.Generator().manual_seed(s) for s in setup.seeds]  # each model's own single-run stream
     per_model_loss = vmap(loss_fn)
     models = torch.arange(K, device=device)[:, None]
@@ -219,7 +221,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
             unchecked.clear()
         if logged:
             train_loss = (epoch_loss / n_batches).tolist()
-            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task)
+            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task, test_scale)
             seconds = round(time.perf_counter() - start, 4)
             for k in range(K):
                 if diverged_at[k] is None:
@@ -230,19 +232,19 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
 
 
 @torch.inference_mode()
-def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str) -> list[dict]:
+def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str, scale: float = 1.0) -> list[dict]:
     """train.evaluate() for every model: test_loss and test_accuracy or test_r2 ({} without a test split)."""
     K = stack.k
     if X.shape[1] == 0:
         return [{} for _ in range(K)]
     scores = stack.forward(X)
-    loss = per_model_loss(scores, y)
+    loss = (per_model_loss(scores, y) * scale).double()
     if task == "classification":
         hits = scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)
-        name, metric = "accuracy", hits.float().flatten(1).mean(1)
+        name, metric = "accuracy", hits.double().flatten(1).mean(1)
     else:
         ss_res = (y - scores).pow(2).sum(1)
         ss_tot = (y - y.mean(1, keepdim=True)).pow(2).sum(1)
         name, metric = "r2", (1 - ss_res / ss_tot).mean(1)
-    values = torch.stack([loss, metric], 1).tolist()
+    values = torch.stack([loss, metric.double()], 1).tolist()
     return [{"test_loss": v[0], f"test_{name}": v[1]} for v in values]

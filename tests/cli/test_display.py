@@ -17,7 +17,7 @@ def test_jsonl_streams_one_event_per_logged_epoch_then_the_json_object(cli):
     assert [e["epoch"] for e in lines[:-1]] == [2, 4] and all(e["event"] == "epoch" for e in lines[:-1])
     assert {"train_loss", "test_loss", "test_r2", "seconds"} <= set(lines[0])
     summary = json.loads((cli.out.glob("*/summary.json").__next__()).read_text())
-    assert lines[-1] == summary and lines[-1]["train_loss"] == lines[-2]["train_loss"]
+    assert lines[-1] == summary and lines[-1]["metrics"]["test"]["loss"] == lines[-2]["test_loss"]
     assert result.stderr == ""
 
 

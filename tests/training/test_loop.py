@@ -33,7 +33,7 @@ def test_linear_model_reaches_the_least_squares_fit(tmp_path):
 
     cfg = config(tmp_path, LINEAR)
     splits, setup, _ = run(cfg)
-    learned = assess_splits(setup.model, cfg, splits, setup.tensors).parameters["learned"]
+    learned = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn).parameters["learned"]
     raw_X = splits.X_train * splits.prep.scale + splits.prep.mean
     ols = LinearRegression().fit(raw_X, splits.y_train[:, 0])
     assert np.allclose(learned["weights"], ols.coef_, atol=1e-3)

@@ -34,4 +34,4 @@ def test_loss_table_rows_line_up_with_the_header():
     header = render(table.header()).rstrip("\n")
     row = render(table.row({"epoch": 100, "train_loss": 0.5, "test_loss": 0.25, "test_accuracy": 0.9,
                             "seconds": 1.5})).rstrip("\n")
-    assert len(header) == len(row) and "test accuracy" in header and "0.9000" in row and "1.50s" in row
+    assert len(header) == len(row) and "test_accuracy" in header and "0.9000" in row and "1.50s" in row
