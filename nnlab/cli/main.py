@@ -39,11 +39,18 @@ def main(
     _state["debug"] = debug
 
 
+PIPE_WIDTH = 1 << 16  # "columns" of a pipe or a file: wider than any line nnlab prints, so none is cut
+
+
 def stdout():
-    """Console for results (stdout); never wraps lines for scripts."""
+    """Console for results (stdout). A terminal wraps at its width; a pipe or a file gets every line whole and every
+    table at its natural width (scripts read paths, keys and numbers from it)."""
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False)
+    console = Console(soft_wrap=False, highlight=False)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def stderr():

@@ -151,8 +151,10 @@ def _show(summary: dict, parent, quiet: bool) -> None:
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
     table = points_table(summary["points"], summary["headline"], title)
-    console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
+    if console.is_terminal:  # a narrow terminal: wider than it rather than numbers cut (a pipe is wide already)
+        console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000),
+                                                           table).maximum)
     console.print(table)
     if not quiet:
         console.print(f"failed to learn = {FAILED_DEFINITION}")
-        console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")
+        console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)", soft_wrap=True)

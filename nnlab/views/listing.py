@@ -3,7 +3,6 @@
 from rich.table import Table
 from rich.text import Text
 
-from nnlab.views.report import number as _number
 from nnlab.vocabulary import HEADLINE, flat
 
 
@@ -55,10 +54,12 @@ def compare_table(names: list[str], rows: list[tuple[str, list]], title: str) ->
 
 
 def _cell(value) -> str:
+    """A value whole: floats at full precision (repr: the shortest text that reads back as the same number), since
+    compare and reproduce exist to set numbers side by side."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        return _number(value)
+        return repr(value)
     return str(value)
 
 
