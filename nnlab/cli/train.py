@@ -49,6 +49,7 @@ def train(
     with Plotter(enabled=plots) as plotter:  # matplotlib imports in a helper process while torch imports here
         from nnlab.cli import display
         from nnlab.data import load_data
+        from nnlab.rundir.store import saving
         from nnlab.scoring import baselines
         from nnlab.scoring.metrics import assess_splits
         from nnlab.training.setup import prepare
@@ -72,7 +73,9 @@ def train(
             compared = baselines.for_run(cfg, splits, outcome, always=baseline)
             summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
         jobs = plot_jobs(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
-        view.report(summary, result.history, outcome, compared, plotter.draw(jobs) if jobs else [])
+        with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
+            written = plotter.draw(jobs) if jobs else []
+        view.report(summary, result.history, outcome, compared, written)
 
 
 def _fit(run, setup, stop, on_epoch_end):

@@ -5,10 +5,10 @@ import json
 import time
 from pathlib import Path
 
+from nnlab.config.loader import MAX_DEPTH, nested_within  # a run's JSON nested deeper is not nnlab's: garbled
 from nnlab.errors import UsageError
 from nnlab.vocabulary import NAMES, SPLITS
 
-MAX_DEPTH = 32  # a run's JSON or YAML nested deeper than this is not nnlab's: read as garbled
 MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
 
@@ -122,7 +122,7 @@ def _json(path: Path) -> dict:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
-    return value if isinstance(value, dict) and _shallow(value) else {}
+    return value if isinstance(value, dict) and nested_within(value, MAX_DEPTH) else {}
 
 
 def _yaml(path: Path) -> dict:
@@ -135,15 +135,4 @@ def _yaml(path: Path) -> dict:
         value = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, ConfigError):
         return {}
-    return value if isinstance(value, dict) and _shallow(value) else {}
-
-
-def _shallow(value, limit: int = MAX_DEPTH) -> bool:
-    """No more than `limit` levels of lists and mappings (checked without recursion)."""
-    level = [value]
-    for _ in range(limit):
-        level = [child for node in level if isinstance(node, (dict, list))
-                 for child in (node.values() if isinstance(node, dict) else node)]
-        if not level:
-            return True
-    return not any(isinstance(node, (dict, list)) for node in level)
+    return value if isinstance(value, dict) else {}  # parse_yaml refuses deep nesting

@@ -37,11 +37,15 @@ def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names
 @contextmanager
 def saving(run_dir: Path):
     """A disk that is full or read-only: a CheckpointError (exit 4); the files already there stay intact."""
+    import errno
+
     try:
         yield
     except OSError as e:
-        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; free some space or pick another "
-                              "output folder (the previous checkpoint is intact)") from None
+        hint = "make it writable, or copy the run directory somewhere writable" \
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "free some space or pick another output folder"
+        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; {hint} (the previous checkpoint is "
+                              "intact)") from None
 
 
 def save_checkpoint(run_dir: Path, payload: dict) -> None:
@@ -133,10 +137,10 @@ def not_a_run(path: Path, otherwise: str) -> UsageError:
     """The error for a folder that is not one run: a sweep folder names its sub-runs; anything else `otherwise`."""
     path = Path(path)
     if is_sweep_folder(path):
-        subs = sorted(p.name for p in path.iterdir() if p.is_dir())
-        shown = ", ".join(subs[:3]) + (", ..." if len(subs) > 3 else "")
-        return UsageError(f"{path}: is a sweep folder (points.csv, runs.csv and one run per model), not a run; "
-                          f"give one of its runs, e.g. {path / subs[0] if subs else path}" + (f" ({shown})" if subs else ""))
+        subs = sorted(p for p in path.iterdir() if p.is_dir())
+        example = f"; give one of its {len(subs)} runs, e.g. {subs[0]}" if subs else ""
+        return UsageError(f"{path}: is a sweep folder (points.csv, runs.csv and one run per model), not a run"
+                          f"{example}")
     return UsageError(f"{path}: {otherwise}")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from nnlab.config import RunConfig
 from nnlab.errors import UsageError
+from nnlab.limits import MAX_RUNS  # one sweep's runs: bounded up front, so a typo (--seeds 1000000) is refused
 
-MAX_RUNS = 10_000  # one sweep's runs: bounded up front, so a typo (--seeds 1000000) is refused, not started
 # Settings that may differ between models trained in one stack (SGD keeps per-model tensors for them).
 VECTORIZED_KEYS = ("lr", "momentum", "weight_decay")
 MAX_STACKED_BYTES = 1 << 30  # above this, per-seed copies of the data are not stacked

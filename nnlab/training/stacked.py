@@ -145,11 +145,12 @@ class StackedSetup:
 
 def prepare_stacked(cfgs: list[RunConfig], splits: list) -> StackedSetup:
     """prepare() for K runs of one architecture: model k built from its seed, as its single run builds it."""
-    from nnlab.training.device import resolve_device, seed_everything, set_threads, threads_for
+    from nnlab.training.device import check_memory, resolve_device, seed_everything, set_threads, threads_for
     from nnlab.training.setup import make_loss
 
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
+    check_memory(cfg, splits[0].n_features, splits[0].n_outputs, device, copies=len(cfgs))
     modules = []
     for c, s in zip(cfgs, splits):
         seed_everything(c.seed)  # as prepare() does: model k starts from its seed's weights
