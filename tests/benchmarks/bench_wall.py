@@ -10,7 +10,8 @@ ratio over the repeats is what the targets read. Targets:
   train configs/wine_mlp.yaml            <= 1.35 x (python -c "import torch, pandas" + its loop seconds)
   train ... --no-plots                   <= 1.20 x (the same)
   eval, predict, inspect                 <= python -c "import torch, pandas" + 0.4 s
-  check                                  <= 1.5 x python -c "import pandas"; check and grad import no torch
+  check                                  <= 1.5 x python -c "import pandas"; check, and grad on input it
+                                         refuses, import no torch (grad that differentiates needs it)
 Not collected by pytest (not named test_*.py).
 """
 
@@ -99,11 +100,13 @@ def main() -> None:
         rows.append((f"{name} - floor (s)", extra, "<= 0.4", extra <= 0.4))
     ratio = statistics.median(r["check"] / r["floor: import pandas"] for r in repeats)
     rows.append(("check / import pandas", ratio, "<= 1.5", ratio <= 1.5))
-    for name in ("check", "grad"):
-        argv = ["check", WINE] if name == "check" else ["grad", "x**2", "x=2"]
+    for name, argv in (("check", ["check", WINE]), ("check --json", ["check", WINE, "--json"]),
+                       ("grad on input it refuses", ["grad", "x**", "x=2"]),
+                       ("grad with a variable missing", ["grad", "x*y", "x=2"])):
         torch_loaded = imports_torch(*argv)
-        rows.append((f"{name} imports torch", float(torch_loaded), "no", not torch_loaded))
-    print(f"{'ratio':45s} {'median':>8s} {'target':>8s}  met")
+        rows.append((f"{name}: imports torch", float(torch_loaded), "no", not torch_loaded))
+    print(f"{'ratio (median over repeats, each against the floor measured beside it)':45s} {'median':>8s} "
+          f"{'target':>8s}  met")
     for label, value, target, met in rows:
         print(f"{label:45s} {value:8.3f} {target:>8s}  {'yes' if met else 'NO'}")
 

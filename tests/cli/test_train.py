@@ -9,7 +9,7 @@ import pytest
 
 from helpers import CONFIGS, ROOT, WINE, write_config
 
-SUMMARY_KEYS = {"run_dir", "task", "epochs", "train_loss", "metrics", "steps", "train_seconds"}
+SUMMARY_KEYS = {"run_dir", "task", "epochs", "epoch", "metrics", "steps", "train_seconds", "status"}
 
 
 @pytest.mark.slow
