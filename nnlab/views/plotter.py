@@ -27,9 +27,15 @@ class Plotter:
 
     def __enter__(self):
         if self.enabled:
+            import os
+
+            import nnlab
+
+            here = str(Path(nnlab.__file__).resolve().parents[1])  # the helper runs this very nnlab
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
             try:
                 self.process = subprocess.Popen([sys.executable, "-m", "nnlab.views.plotter"], stdin=subprocess.PIPE,
-                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
             except OSError:  # no process to spare: draw here later
                 self.process = None
         return self
@@ -55,14 +61,11 @@ class Plotter:
 
     def __exit__(self, *exc):
         process, self.process = self.process, None
-        if process is not None:  # never asked to draw: end it
+        if process is not None:  # never asked to draw (an error, Ctrl-C): end it now, not after its imports
+            process.kill()
+            process.wait()
             process.stdin.close()
             process.stdout.close()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         return False
 
 
