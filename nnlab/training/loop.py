@@ -158,9 +158,10 @@ def evaluate(model: nn.Module, loss_fn: nn.Module, X, y, task: str, prefix: str 
     if task == "classification":
         hits = scores.argmax(1) == y if scores.shape[1] > 1 else (scores > 0) == (y > 0.5)
         metric = ("accuracy", hits.double().mean())  # k / n exactly, as the final metrics have it
-    else:  # R² per output, averaged (scikit-learn's uniform_average)
-        ss_res = (y - scores).pow(2).sum(0)
-        ss_tot = (y - y.mean(0)).pow(2).sum(0)
+    else:  # R² per output, averaged (scikit-learn's uniform_average), in float64 as the final metrics have it
+        y64, scores64 = y.double(), scores.double()
+        ss_res = (y64 - scores64).pow(2).sum(0)
+        ss_tot = (y64 - y64.mean(0)).pow(2).sum(0)
         metric = ("r2", (1 - ss_res / ss_tot).mean())
     values = torch.stack([loss.double(), metric[1].double()]).tolist()  # one host sync for both
     return {f"{prefix}loss": values[0], f"{prefix}{metric[0]}": values[1]}

@@ -243,9 +243,10 @@ def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str, scale: flo
     if task == "classification":
         hits = scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)
         name, metric = "accuracy", hits.double().flatten(1).mean(1)
-    else:
-        ss_res = (y - scores).pow(2).sum(1)
-        ss_tot = (y - y.mean(1, keepdim=True)).pow(2).sum(1)
+    else:  # in float64, as fit() does
+        y64, scores64 = y.double(), scores.double()
+        ss_res = (y64 - scores64).pow(2).sum(1)
+        ss_tot = (y64 - y64.mean(1, keepdim=True)).pow(2).sum(1)
         name, metric = "r2", (1 - ss_res / ss_tot).mean(1)
     values = torch.stack([loss, metric.double()], 1).tolist()
     return [{"test_loss": v[0], f"test_{name}": v[1]} for v in values]
