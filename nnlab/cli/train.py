@@ -71,10 +71,11 @@ def train(
                 result = _fit(run, setup, stop, view.on_epoch_end)
             outcome = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn)
             compared = baselines.for_run(cfg, splits, outcome, always=baseline)
+            if plots:  # drawn in the helper process while the run is saved
+                plotter.start(plot_jobs(run.path, cfg, result.history, setup.model, splits, setup.device, compared))
             summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
-        jobs = plot_jobs(run.path, cfg, result.history, setup.model, splits, setup.device, compared) if plots else []
         with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
-            written = plotter.draw(jobs) if jobs else []
+            written = plotter.wait()
         view.report(summary, result.history, outcome, compared, written)
 
 

@@ -154,5 +154,5 @@ def confusion_matrix(path: Path, y_true: np.ndarray, y_pred: np.ndarray, classes
 
 
 def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})  # zlib's fastest: the drawing is the cost
     return Path(path)

@@ -8,7 +8,9 @@ terminal sends to the whole process group. If it cannot start or fails, the plot
 
     with Plotter(enabled=plots) as plotter:
         ...                                   # load data, train (the helper imports matplotlib meanwhile)
-        written = plotter.draw(plots.plot_jobs(...))
+        plotter.start(plots.plot_jobs(...))   # it draws while the run is saved
+        ...
+        written = plotter.wait()
 """
 
 import pickle
@@ -23,7 +25,7 @@ class Plotter:
     """A context manager holding the helper process (none when not `enabled`)."""
 
     def __init__(self, enabled: bool = True):
-        self.enabled, self.process = enabled, None
+        self.enabled, self.process, self.jobs = enabled, None, []
 
     def __enter__(self):
         if self.enabled:
@@ -40,32 +42,47 @@ class Plotter:
                 self.process = None
         return self
 
-    def draw(self, jobs: list[tuple]) -> list[Path]:
-        """Draw plot_jobs() in the helper (waiting until the files are written), or here if it is not there."""
+    def start(self, jobs: list[tuple]) -> None:
+        """Hand plot_jobs() to the helper, which draws them while this process goes on (saving the run)."""
+        self.jobs = jobs
+        if self.process is not None and jobs:
+            try:
+                with self.process.stdin:
+                    pickle.dump(jobs, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            except OSError:  # it died: wait() draws here
+                self._end()
+
+    def wait(self) -> list[Path]:
+        """The paths of the started jobs once the files are written: by the helper, or here if it failed."""
         from nnlab.views import plots
 
-        process, self.process = self.process, None
-        if process is not None:
-            try:
-                with process.stdin:
-                    pickle.dump(jobs, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                answer = process.stdout.read()
-                if process.wait() == 0 and answer == READY:
-                    return [Path(kwargs["path"]) for _, kwargs in jobs]
-            except OSError:  # it died: a closed pipe
-                process.kill()
-                process.wait()
-            finally:
-                process.stdout.close()
+        jobs, self.jobs = self.jobs, []
+        if not jobs:
+            self._end()
+            return []
+        if self.process is not None:
+            answer = self.process.stdout.read()
+            process, self.process = self.process, None
+            process.stdout.close()
+            if process.wait() == 0 and answer == READY:
+                return [Path(kwargs["path"]) for _, kwargs in jobs]
         return plots.draw(jobs)
 
-    def __exit__(self, *exc):
+    def draw(self, jobs: list[tuple]) -> list[Path]:
+        """start() then wait()."""
+        self.start(jobs)
+        return self.wait()
+
+    def _end(self) -> None:
         process, self.process = self.process, None
-        if process is not None:  # never asked to draw (an error, Ctrl-C): end it now, not after its imports
+        if process is not None:  # not drawing (an error, Ctrl-C): end it now, not after its imports
             process.kill()
             process.wait()
-            process.stdin.close()
-            process.stdout.close()
+            for pipe in (process.stdin, process.stdout):
+                pipe.close()
+
+    def __exit__(self, *exc):
+        self._end()
         return False
 
 
