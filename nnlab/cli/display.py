@@ -51,7 +51,7 @@ class TrainingView:
             run, setup = self.run, self.setup
             self.console.print(run_header(run.cfg, run.splits, setup.model, setup.device, setup.threads))
             resumed = f" (resumed at epoch {run.start_at.epoch})" if run.start_at else ""
-            self.console.print(f"run directory: {run.path}{resumed}")
+            self.console.print(f"run directory: {run.path}{resumed}", soft_wrap=True)
             self.console.print(self.table.header())
             if stderr_is_interactive():
                 self._start_progress()
@@ -62,14 +62,18 @@ class TrainingView:
         return self
 
     def _start_progress(self):
+        """The bar, on stderr; when stdout is the same terminal, on the rows' own console instead, so that its
+        live display clears the bar, prints each row above it and redraws it (two consoles writing to one screen
+        would leave rows glued to bar frames)."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from nnlab.cli.main import stderr
 
+        shared = self.console.is_terminal
         self.progress = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("loss {task.fields[loss]}"),
-            TimeRemainingColumn(), console=stderr(), transient=True,
-            redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)  # table rows print above the bar
+            TimeRemainingColumn(), console=self.console if shared else stderr(), transient=True,
+            redirect_stdout=False, redirect_stderr=shared)  # stray stderr text (a warning) prints above the bar too
         self.task = self.progress.add_task("train", total=self.epochs, loss="…")
         self.progress.start()
 
@@ -118,4 +122,4 @@ class TrainingView:
                     console.print(curves)
             if plots:
                 console.print(f"plots: {', '.join(p.name for p in plots)}")
-            console.print(f"saved {self.run.path}")
+        console.print(f"saved {self.run.path}", soft_wrap=True)  # --quiet too: where the run is; a path never wraps

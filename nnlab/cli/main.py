@@ -23,6 +23,43 @@ class _Group(TyperGroup):
             raise
 
 
+_CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose command-line mistakes (an unknown option, a missing argument) are one nnlab error line,
+    exit 2, like every other error; an expression that starts with '-' (nnlab grad "-x**2") is told to follow --."""
+
+    def parse_args(self, ctx, args):
+        given = list(args)  # the parser consumes the list it is handed
+        try:
+            return super().parse_args(ctx, args)
+        except _CLICK_USAGE_ERROR as e:
+            option = getattr(e, "option_name", None) if type(e).__name__ == "NoSuchOption" else None
+            token = next((a for a in given if option and a.startswith(option)), option)
+            if self.name == "grad" and token and not token.startswith("--"):
+                fail(f"grad: '{token}' starts with '-', so it was read as an option; put the expression after --: "
+                     f"{self._after_dashes(given, token)}", 2)
+            fail(f"{self.name}: {e.format_message().rstrip('.')}; see nnlab {self.name} --help", 2)
+
+    def _after_dashes(self, given: list[str], token: str) -> str:
+        """The command line again with its options first, then --, the token and the other arguments."""
+        import shlex
+
+        valued = {name for p in self.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
+                  for name in p.opts}
+        options, arguments, rest = [], [], [a for a in given if a != token]
+        while rest:
+            arg = rest.pop(0)
+            if arg in valued and rest:
+                options += [arg, rest.pop(0)]
+            elif arg.startswith("-"):
+                options.append(arg)
+            else:
+                arguments.append(arg)
+        return shlex.join(["nnlab", self.name, *options, "--", token, *arguments])
+
+
 app = typer.Typer(
     cls=_Group,
     name="nnlab",
@@ -54,9 +91,16 @@ def main(
     _state["debug"] = debug
 
 
+PIPE_WIDTH = 1 << 16  # "columns" of a pipe or a file: wider than any line nnlab prints, so none is cut
+
+
 def stdout():
-    """Console for results (stdout); never wraps lines for scripts."""
-    return _console_class()(soft_wrap=False, highlight=False)
+    """Console for results (stdout). A terminal wraps at its width; a pipe or a file gets every line whole and every
+    table at its natural width (scripts read paths, keys and numbers from it)."""
+    console = _console_class()(soft_wrap=False, highlight=False)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def stderr():
@@ -116,6 +160,11 @@ def command(func=None, *, name: str | None = None):
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except MemoryError:  # the checks up front estimate; an allocation can still fail (exit 2: ask for less)
+            if _state["debug"]:
+                raise
+            fail("out of memory: the data or the model is too big for this machine; use less data (data.n_samples, "
+                 "data.features), a smaller model, or a machine with more memory", 2)
         except BrokenPipeError:  # a write that bypassed the consoles: stop quietly, as shell tools do
             reader_left(sys.stdout, stdout=True)
             raise typer.Exit(CLOSED_STDOUT) from None
@@ -130,7 +179,7 @@ def command(func=None, *, name: str | None = None):
             raise typer.Exit(CLOSED_STDOUT)
         return result
 
-    return app.command(name=name)(wrapper)
+    return app.command(name=name, cls=Command)(wrapper)
 
 
 def fail(message: str, code: int):

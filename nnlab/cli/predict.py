@@ -29,9 +29,10 @@ def predict(
     from nnlab.training.device import resolve_device, set_threads
     from nnlab.views import listing
 
+    dev = resolve_device(device, "--device")
     run = load_run(run_dir)
-    set_threads(run.checkpoint.get("threads", 1))
-    frame = predict_frame(run, data, resolve_device(device))
+    set_threads(run.checkpoint.get("threads", 1), f"{run_dir}: checkpoint threads")
+    frame = predict_frame(run, data, dev)
     path = out if out is not None else default_out(run_dir, data)
     write_frame(frame, path, other_csv_sep(run.cfg), force)
     if json_out:

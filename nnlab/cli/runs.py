@@ -29,10 +29,7 @@ def runs(
     if not rows:
         stdout().print(f"no runs in {folder}" + (f" matching '{name}'" if name else ""))
         return
-    console = stdout()
-    if not console.is_terminal:
-        console.width = 160  # a log or a pipe: one line per run rather than the 80-column default
-    console.print(listing.runs_table(rows))
+    stdout().print(listing.runs_table(rows))
 
 
 @command

@@ -14,8 +14,9 @@ def sweep(
     overrides: list[str] = OVERRIDES,
     grid: list[str] = typer.Option(None, "--grid", "-g", help="key=v1,v2,... to try (repeat for a cartesian "
                                                               "grid), e.g. --grid optimizer.lr=0.01,0.1"),
-    seeds: str = typer.Option("1", "--seeds", help="Seeds per grid point: a count (5 = 0-4), a range 0-9 "
-                                                   "or a list 1,5,7."),
+    seeds: str = typer.Option(None, "--seeds", help="Seeds per grid point: a count (5 = 0-4), a range 0-9 "
+                                                    "or a list 1,5,7.  [default: the config's seed]",
+                              show_default=False),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the sweep's run directory."),
     vectorize: bool = typer.Option(True, "--vectorize/--no-vectorize",
                                    help="Train compatible runs stacked (default) or one after another."),
@@ -39,12 +40,12 @@ def sweep(
         check_cluster_options(scheduler, workers)  # before any config or data is read
     from nnlab.sweep.plan import parse_grid, parse_seeds
 
-    train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
+    train_many(config, list(overrides or []), parse_grid(grid or []), None if seeds is None else parse_seeds(seeds), out,
                vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers,
                folds=folds)
 
 
-def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, *, vectorize: bool,
+def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None, out: Path, *, vectorize: bool,
                json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
                workers: int | None = None, folds: int | None = None) -> None:
     """Expand, load data, plan groups, train, save, report: the many-run data flow."""
@@ -64,9 +65,10 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop, SweepFolder.claim(Path(out), trials, splits, groups, kind) as folder:
         if talk:
+            n_points = len({t.point for t in trials})
             per = f" x {folds} folds" if folds else ""
-            progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds"
-                           f"{per}) in {len(groups)} group(s)")
+            progress.print(f"{len(trials)} runs ({n_points} grid points x {len(trials) // n_points // (folds or 1)} "
+                           f"seeds{per}) in {len(groups)} group(s)")
 
         def show_group(group):
             if talk:
@@ -114,6 +116,7 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
     """
     from rich.text import Text
 
+    from nnlab.config import value_text
     from nnlab.errors import Interrupted
     from nnlab.sweep import dask_tasks
     from nnlab.sweep.dask_client import open_client
@@ -145,7 +148,7 @@ def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group,
             raise Interrupted(f"interrupted: none of the {planned} runs had finished; nothing saved", signum)
     for trial, result in zip(trials, results):
         if result.error:
-            where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
+            where = " ".join([f"seed {trial.seed}", *[f"{k}={value_text(v)}" for k, v in trial.overrides.items()]])
             console.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
     return trials, splits, groups, results, seconds, signum
 
@@ -163,7 +166,9 @@ def _show(summary: dict, parent, quiet: bool) -> None:
         console.print(f"{summary['folds']}-fold cross-validation ({seeds} seed{'s' * (seeds > 1)}): each metric is the "
                       "mean ± std over the folds' models", soft_wrap=True)
     table = points_table(summary["points"], summary["headline"], title)
-    console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
+    if console.is_terminal:  # a narrow terminal: wider than it rather than numbers cut (a pipe is wide already)
+        console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000),
+                                                           table).maximum)
     console.print(table)
     if summary.get("per_fold"):
         from nnlab.views.sweep_table import folds_table
@@ -171,4 +176,4 @@ def _show(summary: dict, parent, quiet: bool) -> None:
         console.print(folds_table(summary["per_fold"], summary["headline"]))
     if not quiet:
         console.print(f"failed to learn = {FAILED_DEFINITION}")
-        console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")
+        console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)", soft_wrap=True)

@@ -49,49 +49,78 @@ def train(
         return _train_seeds(config, flag_overrides(overrides, device=device, threads=threads, seed=seed), seeds, out,
                             [flag for flag, given in single_run_only.items() if given], json_out=json_out, quiet=quiet,
                             folds=folds)
-    from nnlab.cli import display
-    from nnlab.data import load_data
-    from nnlab.scoring.metrics import assess_splits
-    from nnlab.training.setup import prepare
-    from nnlab.training.signals import catch_signals
-    from nnlab.views.plots import save_run_plots
+    from nnlab.views.plotter import Plotter
 
-    mode = display.output_mode(json_out, jsonl, quiet)
-    if tensorboard:
-        display.require_tensorboard()
-    all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
-    cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
-    splits = load_data(cfg)
-    setup = prepare(cfg, splits)
-    with _claim_run(cfg, splits, setup, saved, out, run_dir, force) as run:  # locked: a second nnlab here is refused
-        run.start(all_overrides)
-        view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
-        with catch_signals() as stop:  # SIGINT/SIGTERM: finish the step, save, exit 130/143
-            with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
-                result = _fit(run, setup, stop, view.on_epoch_end)
-            outcome = assess_splits(setup.model, cfg, splits, setup.tensors, val=setup.val)
-            compared = _baseline(cfg, splits, setup, baseline, stop)
-            summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
-        if stop.signum:  # a signal after the last step: the finished run is saved; no plots, no report
-            raise run.interrupted_after_training(stop.signum)
-        written = save_run_plots(run.path, cfg, result.history, setup.model, splits, setup.device, compared,
-                                 result.best_epoch) if plots else []
-    view.report(summary, result.history, outcome, compared, written)
+    with Plotter(enabled=plots) as plotter:  # matplotlib imports in a helper process while torch imports here
+        from nnlab.cli import display
+        from nnlab.data import load_data
+        from nnlab.training.setup import prepare
+
+        mode = display.output_mode(json_out, jsonl, quiet)
+        if tensorboard:
+            display.require_tensorboard()
+        all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
+        cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
+        splits = load_data(cfg)
+        setup = prepare(cfg, splits)
+        with _claim_run(cfg, splits, setup, saved, out, run_dir, force) as run:  # locked: a second nnlab is refused
+            run.start(all_overrides)
+            view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
+            result, outcome, compared, summary = _train(run, setup, view, baseline, plotter if plots else None)
+            written = _plots_written(run, plotter)
+        view.report(summary, result.history, outcome, compared, written)
+
+
+def _train(run, setup, view, baseline: bool, plotter):
+    """fit(), score, the baseline, the plots started, the run finished: (fit, outcome, baseline, summary).
+
+    SIGINT/SIGTERM during training finish the step, save and exit 130/143; after the last step, they stop the
+    baseline and the plots, and the finished run is saved.
+    """
+    from nnlab.scoring.metrics import assess_splits
+    from nnlab.training.signals import catch_signals
+    from nnlab.views.plots import plot_jobs
+
+    cfg, splits = run.cfg, run.splits
+    with catch_signals() as stop:
+        with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
+            result = _fit(run, setup, stop, view.on_epoch_end)
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn, val=setup.val)
+        compared = _baseline(cfg, splits, outcome, baseline, stop)
+        if plotter is not None and not stop.signum:  # drawn in the helper process while the run is saved
+            plotter.start(plot_jobs(run.path, cfg, result.history, setup.model, splits, setup.device, compared,
+                                    result.best_epoch))
+        summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
+    if stop.signum:  # a signal after the last step: the finished run is saved; no plots, no report
+        raise run.interrupted_after_training(stop.signum)
+    return result, outcome, compared, summary
+
+
+def _plots_written(run, plotter) -> list:
+    from nnlab.rundir.store import saving
+
+    with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
+        return plotter.wait()
 
 
 def _fit(run, setup, stop, on_epoch_end):
-    """fit() into the run: checkpoints as it goes; an interrupted or diverged run saved, then its error raised."""
+    """fit() into the run: checkpoints as it goes; an interrupted run saved with the metrics of its weights as
+    they stand, a diverged one with what it logged; then its error raised."""
     from nnlab.errors import DivergedError, Interrupted
+    from nnlab.scoring.metrics import assess_splits
     from nnlab.training.loop import fit
 
     try:
         return fit(setup, run.cfg.train, on_epoch_end=on_epoch_end, start=run.start_at, stop=stop,
                    checkpoint=run.checkpoint)
-    except (Interrupted, DivergedError) as e:
+    except Interrupted as e:
+        raise run.stop(e, assess_splits(setup.model, run.cfg, run.splits, setup.tensors, setup.loss_fn,
+                                        val=setup.val)) from None
+    except DivergedError as e:
         raise run.stop(e) from None
 
 
-def _baseline(cfg, splits, setup, always: bool, stop):
+def _baseline(cfg, splits, outcome, always: bool, stop):
     """The baseline's numbers, or None after a signal: scikit-learn cannot poll the flag, so a signal during its
     fit interrupts it at once and the run is saved without a baseline."""
     from nnlab.scoring import baselines
@@ -101,7 +130,7 @@ def _baseline(cfg, splits, setup, always: bool, stop):
         return None
     try:
         with interruptible(stop):
-            return baselines.for_run(cfg, splits, setup.model, setup.tensors, always=always)
+            return baselines.for_run(cfg, splits, outcome, always=always)
     except KeyboardInterrupt:
         return None
 

@@ -9,9 +9,12 @@ from pydantic import ValidationError
 from nnlab.config.messages import describe_error
 from nnlab.config.schema import RunConfig
 from nnlab.errors import ConfigError
+from nnlab.limits import MAX_PROBLEMS
+
+_SAFE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: pure Python takes ~30 s for a 1 MB file
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(_SAFE):
     """SafeLoader that reads 1e-3 as a number and refuses duplicate keys."""
 
     def construct_mapping(self, node, deep=False):
@@ -42,7 +45,7 @@ def parse_yaml(text: str, where: str):
     try:
         loader = _Loader(text)  # what yaml.safe_load does, with our SafeLoader subclass
         try:
-            return loader.get_single_data()
+            value = loader.get_single_data()
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:
@@ -53,11 +56,42 @@ def parse_yaml(text: str, where: str):
         raise ConfigError(f"{where}: not valid YAML: {e}".replace("\n", " ")) from None
     except RecursionError:
         raise ConfigError(f"{where}: nested too deeply to be a config") from None
+    if not nested_within(value, MAX_DEPTH):
+        raise ConfigError(f"{where}: nested too deeply to be a config")
+    return value
+
+
+MAX_DEPTH = 32  # levels of mappings and lists: a config has four
+
+
+def nested_within(value, limit: int) -> bool:
+    """No more than `limit` levels of lists and mappings; checked level by level without recursion, each shared
+    container (a YAML alias) once per level, so a billion-laughs document costs its size, not its expansion."""
+    level = {id(value): value} if isinstance(value, (dict, list)) else {}
+    for _ in range(limit):
+        if not level:
+            return True
+        level = {id(child): child for node in level.values()
+                 for child in (node.values() if isinstance(node, dict) else node) if isinstance(child, (dict, list))}
+    return not level
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; a megabyte is not one
 
 
 def read_config_file(path: Path) -> dict:
-    """The raw mapping in a config file."""
+    """The raw mapping in a config file (a regular file: a FIFO or a device would block the read)."""
+    import stat
+
     try:
+        info = Path(path).stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file (a pipe or a device); give a YAML config file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {info.st_size:,} bytes is too big for a config (at most {MAX_CONFIG_BYTES:,}); "
+                              "give a YAML config file")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
@@ -98,24 +132,50 @@ def apply_overrides(raw: dict, overrides: list[str], where: str) -> dict:
     return raw
 
 
+def value_text(value) -> str:
+    """An override's value as a user types it (0.1, [16, 16], true): the inverse of reading it as YAML."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def validate(raw: dict, where: str) -> RunConfig:
     """RunConfig from a raw mapping, or one ConfigError listing every problem by dotted key."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
-        lines = [describe_error(err, raw) for err in e.errors()]
-        raise ConfigError("\n".join(f"{where}: {line}" for line in dict.fromkeys(lines))) from None
+        errors = e.errors(include_url=False)
+        lines = list(dict.fromkeys(describe_error(err, raw) for err in errors[:MAX_PROBLEMS]))
+        if len(errors) > MAX_PROBLEMS:  # 100,000 unknown keys: say how many, do not describe each
+            lines.append(f"... and {len(errors) - MAX_PROBLEMS:,} more problems ({len(errors):,} in all)")
+        raise ConfigError("\n".join(f"{where}: {line}" for line in lines)) from None
     except RecursionError:
         raise ConfigError(f"{where}: nested too deeply to be a config") from None
 
 
 def load_config(path, overrides: list[str] = ()) -> RunConfig:
-    """Read, override, validate. A relative data.path resolves against the config file's folder."""
+    """Read, override, validate (see config_from)."""
+    return config_from(read_config_file(Path(path)), path, overrides)
+
+
+def config_from(raw: dict, path, overrides: list[str] = ()) -> RunConfig:
+    """The RunConfig of the config file `path` holding `raw`, with `overrides` applied.
+
+    The path rule: a relative data.path written in the config file resolves against the file's folder; one typed on
+    the command line (an override, like eval's and predict's --data) against the current folder.
+    """
+    import copy
+
     path = Path(path)
-    raw = apply_overrides(read_config_file(path), list(overrides), str(path))
+    raw = absolute_data_path(copy.deepcopy(raw), path.parent)  # written in the file: against its folder
+    raw = absolute_data_path(apply_overrides(raw, list(overrides), str(path)), Path.cwd())  # typed: the shell's
     raw.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run")
-    data = raw.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str):
-        data["path"] = str((path.parent / Path(data["path"]).expanduser()).resolve())
     return validate(raw, str(path))
 
+
+def absolute_data_path(raw: dict, folder: Path) -> dict:
+    """`raw` with a relative data.path made absolute against `folder` (in place; returns `raw`)."""
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        data["path"] = str((folder / Path(data["path"]).expanduser()).resolve())
+    return raw

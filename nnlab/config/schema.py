@@ -231,6 +231,13 @@ class TrainConfig(Spec):
 
 
 ModelConfig = Annotated[Union[tuple(REGISTRY.values())], Field(discriminator="kind")]
+DEVICE_HELP = "auto, cpu, cuda or cuda:N"
+
+
+def is_device_name(name) -> bool:
+    """auto, cpu, cuda or cuda:N: the devices a config (or --device) may name."""
+    return isinstance(name, str) and re.fullmatch(r"auto|cpu|cuda(:\d{1,4})?", name) is not None
+
 Loss = Literal["mse", "sse", "bce", "cross_entropy"]
 
 # ---------------------------------------------------------------- the whole run
@@ -247,11 +254,11 @@ class RunConfig(Spec):
     optimizer: OptimizerConfig = SGDConfig(name="sgd")
     train: TrainConfig = TrainConfig()
 
-    @field_validator("device")
+    @field_validator("device", mode="before")
     @classmethod
     def _device_name(cls, device):
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
-            raise ValueError(f"'{device}' is not a device; use auto, cpu, cuda or cuda:N")
+        if not is_device_name(device):
+            raise ValueError(f"{repr('' if device is None else device)} is not a device; use {DEVICE_HELP}")
         return device
 
     @model_validator(mode="before")

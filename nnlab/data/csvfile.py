@@ -6,13 +6,20 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import DataError, did_you_mean
+from nnlab.limits import MAX_COLUMNS
 
 ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
 
 
 def read_header(path: Path, sep: str) -> list[str]:
-    """The column names of a CSV, checked: the file exists, is UTF-8, has unique names."""
+    """The column names of a CSV, checked: the file exists and is a regular file (a FIFO would block), is UTF-8, has
+    at most MAX_COLUMNS unique names."""
+    import stat
+
     try:
+        mode = Path(path).stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise DataError(f"{path}: not a regular file (a pipe or a device); give a CSV file")
         with open(path, encoding=ENCODING, newline="") as f:
             header = next(csv.reader(f, delimiter=sep), None)
     except FileNotFoundError:
@@ -25,6 +32,9 @@ def read_header(path: Path, sep: str) -> list[str]:
         raise DataError(f"{path}: cannot read: {e}") from None
     if not header or header == [""]:
         raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"{path}: {len(header):,} columns, more than the {MAX_COLUMNS:,} nnlab reads; keep the columns "
+                        "you train on in a file of their own (e.g. with cut or pandas)")
     header = [name.strip() for name in header]
     if len(header) == 1:
         for other in (";", "\t", ",", "|"):
@@ -52,19 +62,21 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
     `categorical`: "auto" (mostly non-numeric columns), a list of columns, or [] (every feature is a number).
     `impute`: missing feature values stay NaN (or None) to be filled later instead of being an error.
     `fix` ends the message about missing values (eval and predict cannot set data.dropna).
+    Linear in the number of columns (set lookups, one numpy pass for missing values): a wide file costs its parsing.
     """
     import pandas as pd
 
     header = read_header(path, sep)
-    if target is not None and target not in header:
+    known = set(header)
+    if target is not None and target not in known:
         raise DataError(f"{path}: target column '{target}' not found{did_you_mean(target, header)}; "
-                        f"columns are: {', '.join(header)}")
+                        f"columns are: {_listed(header)}")
     if features is None:
         features = [c for c in header if c != target]
     for name in features:
-        if name not in header:
+        if name not in known:
             raise DataError(f"{path}: feature column '{name}' not found{did_you_mean(name, header)}; "
-                            f"columns are: {', '.join(header)}")
+                            f"columns are: {_listed(header)}")
         if name == target:
             raise DataError(f"{path}: column '{name}' is both the target and a feature; "
                             "remove it from data.features")
@@ -76,108 +88,94 @@ def read_csv(path: Path, target: str | None, features: list[str] | None, sep: st
         if name not in features:
             raise DataError(f"{path}: data.categorical column '{name}' not found among the features"
                             f"{did_you_mean(name, features)}")
-    columns = features + ([target] if target is not None else [])
     try:
-        frame = _read_frame(path, sep, features, text)
+        # No usecols: with it, pandas silently accepts rows with extra fields. No dtype per feature: pandas then
+        # works column by column (minutes for 100,000 columns); numbers parse the same either way. Listed
+        # categorical columns are read as text, so '007' stays '007'.
+        frame = pd.read_csv(path, sep=sep, encoding=ENCODING, skipinitialspace=True,
+                            dtype={name: object for name in text} or None)
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path}: {_parser_message(e)}") from None
     except ValueError as e:
-        if isinstance(e, pd.errors.ParserError):
-            raise DataError(f"{path}: {_parser_message(e)}") from None
-        found = _non_numeric(path, sep, [c for c in features if c not in text])
-        if auto and found and all(categorical_like for _, categorical_like, _ in found.values()):
-            text = [c for c in features if c in found or c in text]
-            frame = _read_frame(path, sep, features, text)
-        else:
-            raise DataError(_non_numeric_message(path, found, auto) or f"{path}: {e}") from None
+        raise DataError(f"{path}: {e}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) == 0:
         raise DataError(f"{path}: has a header but no data rows")
-    if frame.isna().to_numpy().any():  # pandas pads a short row with NaN: name it, dropna or not
+    position = {name: i for i, name in enumerate(header)}
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    listed = set(text)
+    other_text = [name for name in features if kinds[position[name]] not in "fiu" and name not in listed]
+    if other_text:  # text in columns not listed as categorical: one-hot encode them (auto), or say which value
+        found = _non_numeric(path, sep, other_text)
+        if found and not (auto and all(mostly_text for _, mostly_text, _ in found.values())):
+            raise DataError(_non_numeric_message(path, found, auto))
+        text += [name for name in other_text if name in found]
+        listed = set(text)
+        for name in other_text:  # numbers and missing-value words ('none', 'n/a'): numbers, NaN where missing
+            if name not in found:
+                column = frame.iloc[:, position[name]].astype(str).str.strip()
+                frame.isetitem(position[name], pd.to_numeric(column.where(~column.str.lower().isin(MISSING)),
+                                                             errors="coerce"))
+    numeric = [name for name in features if name not in listed]
+    X64 = frame.iloc[:, [position[name] for name in numeric]].to_numpy(dtype=np.float64)
+    beyond = np.isfinite(X64) & (np.abs(X64) > FLOAT32_MAX)
+    if beyond.any():
+        row, col = (int(i) for i in np.argwhere(beyond)[0])
+        written = _cell(path, sep, row, position[numeric[col]]) or f"{X64[row, col]:g}"
+        raise DataError(f"{path}: column '{numeric[col]}' line {row + 2}: {written} is beyond float32 range "
+                        f"(largest ±{FLOAT32_MAX:.3g}); rescale the column (nnlab trains in float32)")
+    X = np.full((len(frame), len(features)), np.nan, dtype=np.float32)
+    numeric_at = [j for j, name in enumerate(features) if name not in listed]
+    X[:, numeric_at] = X64
+    cats = {name: np.array([None if v is None or v != v else str(v).strip()
+                            for v in frame.iloc[:, position[name]].tolist()], dtype=object) for name in text}
+    y = frame.iloc[:, position[target]].to_numpy() if target is not None else None
+    missing_X = ~np.isfinite(X)  # NaN (missing, or a short row pandas padded) and infinity
+    for j, name in enumerate(features):
+        if name in listed:  # text: missing where None
+            missing_X[:, j] = np.array([v is None for v in cats[name]])
+    missing_y = np.zeros(len(X), dtype=bool) if y is None else \
+        (pd.isna(y) | (np.isinf(y) if y.dtype.kind == "f" else False))
+    if missing_X.any() or missing_y.any():
         short = _first_short_row(path, sep, len(header))
-        if short:
+        if short:  # a ragged row is an error, dropna or not
             raise DataError(f"{path}: ragged row: line {short[0]} has {short[1]} values but the header has "
                             f"{len(header)}; every row needs as many values as the header")
-    frame = _handle_missing(frame[columns], columns, path, dropna, sep, fix, features if impute else [])
-    if text:
-        X = np.full((len(frame), len(features)), np.nan, dtype=np.float32)
-        for j, name in enumerate(features):
-            if name not in text:
-                X[:, j] = frame[name].to_numpy(dtype=np.float32)
-    else:
-        X = frame[features].to_numpy(dtype=np.float32)
-    cats = {name: np.array([None if v is None or v != v else str(v).strip() for v in frame[name].tolist()],
-                           dtype=object) for name in text}
-    y = frame[target].to_numpy() if target is not None else None
+        if impute:  # missing feature values are filled later from train statistics; infinities are not
+            missing_X &= np.isinf(X)
+        kept = _handle_missing(missing_X, missing_y, features, target, path, dropna, fix)
+        if kept is not None:
+            X, y = X[kept], (None if y is None else y[kept])
+            cats = {name: values[kept] for name, values in cats.items()}
     if y is not None and y.dtype == object:
         y = np.array([str(v).strip() for v in y], dtype=object)
     return X, y, features, cats
 
 
-def _read_frame(path: Path, sep: str, features: list[str], text: list[str]):
-    """The CSV as a frame: numeric features parsed to float32, `text` columns kept as strings."""
-    import warnings
-
-    import pandas as pd
-
-    dtype = {c: (object if c in text else np.float32) for c in features}
-    with warnings.catch_warnings():  # a value beyond float32 becomes inf with a RuntimeWarning: named below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        # No usecols: with it, pandas silently accepts rows with extra fields.
-        return pd.read_csv(path, sep=sep, dtype=dtype, encoding=ENCODING, skipinitialspace=True)
+def _listed(names: list[str], limit: int = 30) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names):,} columns)" if len(names) > limit else "")
 
 
-def _handle_missing(frame, columns: list[str], path: Path, dropna: bool, sep: str, fix: str, imputed=()):
-    """Drop rows with NaN/inf when asked; otherwise name the columns and rows that have them. Missing values
-    of the `imputed` columns are kept (data.impute fills them); their infinite values are not. A number too
-    large for float32 (read as inf) is always an error, named with its line."""
-    import pandas as pd
-
-    bad = pd.DataFrame({c: (frame[c].isna() if c not in imputed else False) |
-                        (np.isinf(frame[c]) if frame[c].dtype.kind == "f" else False) for c in columns})
-    bad_rows = bad.any(axis=1)
+def _handle_missing(missing_X, missing_y, features, target, path: Path, dropna: bool, fix: str):
+    """The rows to keep when data.dropna drops those with a missing or infinite value; otherwise a DataError naming
+    the columns (and first lines) that have them. None: nothing is missing."""
+    bad_rows = missing_X.any(axis=1) | missing_y
     if not bad_rows.any():
-        return frame
-    too_large = _beyond_float32(path, sep, bad)
-    if too_large:
-        raise DataError(too_large)
+        return None
     if dropna:
-        kept = frame[~bad_rows].reset_index(drop=True)
-        if len(kept) == 0:
+        kept = ~bad_rows
+        if not kept.any():
             raise DataError(f"{path}: every row has a missing or infinite value")
         return kept
-    counts = ", ".join(f"'{c}': {int(n)}" for c, n in bad.sum().items() if n)
-    lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad_rows.to_numpy())[:5])
-    raise DataError(f"{path}: missing or infinite values in {counts} (first at line {lines}); {fix}")
-
-
-def _beyond_float32(path: Path, sep: str, bad) -> str | None:
-    """The first cell that reads as a finite number too large for float32, named by column and line; None if none."""
-    header = [name.strip() for name in read_header(path, sep)]
-    cells = [(int(row), column) for column in bad.columns for row in np.flatnonzero(bad[column].to_numpy())[:20]]
-    wanted = {row for row, _ in cells}
-    found = {}
-    with open(path, encoding=ENCODING, newline="") as f:
-        for i, values in enumerate(csv.reader(f, delimiter=sep), start=-1):  # i: the data row (-1 is the header)
-            if i in wanted:
-                found[i] = values
-            if i >= max(wanted):
-                break
-    for row, column in sorted(cells):
-        values = found.get(row, [])
-        text = values[header.index(column)].strip() if header.index(column) < len(values) else ""
-        if _finite_beyond_float32(text):
-            return (f"{path}: column '{column}' line {row + 2}: {text} is beyond float32 range (largest "
-                    f"±{FLOAT32_MAX:.3g}); rescale the column (nnlab trains in float32)")
-    return None
-
-
-def _finite_beyond_float32(text: str) -> bool:
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return np.isfinite(value) and abs(value) > FLOAT32_MAX
+    per_column = missing_X.sum(axis=0)
+    counts = [(features[i], int(per_column[i])) for i in np.flatnonzero(per_column)]
+    if missing_y.any():
+        counts.append((target, int(missing_y.sum())))
+    shown = ", ".join(f"'{c}': {n}" for c, n in counts[:10]) + (f", ... ({len(counts):,} columns)"
+                                                                if len(counts) > 10 else "")
+    lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad_rows)[:5])
+    raise DataError(f"{path}: missing or infinite values in {shown} (first at line {lines}); {fix}")
 
 
 def regression_target(y: np.ndarray, path: Path, target: str, hint: str = "") -> np.ndarray:
@@ -194,6 +192,15 @@ def regression_target(y: np.ndarray, path: Path, target: str, hint: str = "") ->
         raise DataError(f"{path}: target '{target}' holds {y64[overflow[0]]:g}{many}, beyond float32 range "
                         f"(largest ±{FLOAT32_MAX:.3g}); rescale the target (nnlab trains in float32)")
     return y32[:, None]
+
+
+def _cell(path: Path, sep: str, row: int, column: int) -> str | None:
+    """The text of data row `row` (0-based), column `column`, as the file has it (for a message)."""
+    with open(path, encoding=ENCODING, newline="") as f:
+        for i, values in enumerate(csv.reader(f, delimiter=sep), start=-1):  # i: the data row (-1 is the header)
+            if i == row:
+                return values[column].strip() if column < len(values) else None
+    return None
 
 
 def _first_short_row(path: Path, sep: str, n_columns: int) -> tuple[int, int] | None:

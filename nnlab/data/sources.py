@@ -13,6 +13,23 @@ def describe_source(cfg: RunConfig) -> str:
 
 
 
+def _check_size(cfg: RunConfig) -> None:
+    """Refuse synthetic data too big for the memory, naming its keys, before generating any of it."""
+    from nnlab.limits import fits, free_bytes, size_text
+
+    d = cfg.data
+    if d.source == "sine":
+        width = 2
+    else:
+        width = d.width + 1 if d.source in ("linear", "logistic") else d.n_features + d.n_outputs
+    need = d.n_samples * width * 8 * 3  # float64 draws, their float32 copy, the split and scaled copies
+    free = free_bytes()
+    if not fits(need, free):
+        keys = "data.n_samples" + (" x data.n_features" if d.source != "sine" else "")
+        raise ConfigError(f"{keys}: {d.n_samples:,} rows of {width:,} values (inputs and targets) need about "
+                          f"{size_text(need)}, more than the {size_text(free)} of memory free; generate less data")
+
+
 def read_source(cfg: RunConfig):
     """X float32 (N, F), raw y, feature names, target name, generating parameters, and the text columns
     {name: (N,) objects} that data.categorical one-hot encodes (their columns of X are NaN)."""
@@ -29,6 +46,7 @@ def read_source(cfg: RunConfig):
             y = regression_target(y, Path(d.path), d.target, ", so it cannot be regressed; for class labels use "
                                                              "loss: cross_entropy")
         return X, y, features, d.target, {}, text
+    _check_size(cfg)
     rng = np.random.default_rng([cfg.seed, 0])
     if d.source in ("linear", "logistic"):
         w = np.asarray(d.weights if d.weights is not None else rng.standard_normal(d.width), dtype=np.float64)

@@ -21,9 +21,13 @@ class LogisticSpec(ModelSpec):
         return _affine_equation("logit", module, feature_names)
 
 
+MAX_TERMS = 30  # a wider model's equation names its first terms and counts the rest (the checkpoint has them all)
+
+
 def _affine_equation(lhs: str, module, feature_names: list[str]) -> str:
     """'lhs = b + w1·x1 + ...' for a one-output linear layer."""
-    w = module.weight.detach().cpu().reshape(-1).tolist()
+    w = module.weight.detach().cpu().reshape(-1)[:MAX_TERMS].tolist()
     b = module.bias.detach().cpu().item()
     terms = " ".join(f"{'-' if wi < 0 else '+'} {abs(wi):.4g}·{name}" for wi, name in zip(w, feature_names))
-    return f"{lhs} = {b:.4g} {terms}"
+    more = len(feature_names) - len(w)
+    return f"{lhs} = {b:.4g} {terms}" + (f" + ... ({more:,} more terms)" if more > 0 else "")

@@ -5,9 +5,12 @@ import json
 import time
 from pathlib import Path
 
+from nnlab.config.loader import MAX_DEPTH, nested_within  # a run's JSON nested deeper is not nnlab's: garbled
 from nnlab.errors import UsageError
 from nnlab.rundir.lock import in_use
+from nnlab.vocabulary import NAMES, SPLITS
 
+MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
 
 
@@ -25,32 +28,55 @@ def list_runs(parent: Path, name: str | None = None) -> list[dict]:
 
 
 def read_run(path: Path) -> dict:
-    """What `nnlab runs` shows about one run directory; a missing or garbled file leaves gaps, not errors."""
+    """What `nnlab runs` shows about one run directory; a missing, garbled or odd file leaves gaps, not errors."""
     summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
-    config = config or receipt.get("config") or {}
-    model = config.get("model") or {}
+    config = config or _mapping(receipt.get("config"))
+    model, train = _mapping(config.get("model")), _mapping(config.get("train"))
     created = receipt.get("created")
     when = created[:19].replace("T", " ") if isinstance(created, str) else \
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     if in_use(path):  # a process holds its lock: training (a resumed run's old summary says interrupted)
         status = "running"
     elif summary:
-        status = summary.get("status", "finished")
-    else:  # crashed before the end, or a summary.json that is not JSON
+        status = summary.get("status") if isinstance(summary.get("status"), str) else "finished"
+    else:  # crashed before the end, or a summary.json that is not a JSON object
         status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
-    return {"run": path.name, "path": str(path), "time": when, "name": config.get("name"),
-            "model": _model_text(model), "overrides": receipt.get("overrides", []),
-            "epochs": summary.get("epochs") or (config.get("train") or {}).get("epochs"),
-            "train_loss": summary.get("train_loss"), "metrics": summary.get("metrics", {}), "status": status}
+    overrides = receipt.get("overrides")
+    name = config.get("name")
+    return {"run": path.name, "path": str(path), "time": when, "name": name if isinstance(name, str) else None,
+            "model": _model_text(model), "overrides": [str(o) for o in overrides] if isinstance(overrides, list) else [],
+            "epochs": _count(summary.get("epochs")) or _count(train.get("epochs")), "epoch": _count(summary.get("epoch")),
+            "metrics": _numbers(summary.get("metrics")), "status": status}
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _numbers(metrics) -> dict:
+    """{split: {name: number}}: the vocabulary's part of a summary's `metrics`, whatever else it holds."""
+    return {split: {name: v for name, v in values.items() if name in NAMES and _is_number(v)}
+            for split, values in _mapping(metrics).items() if split in SPLITS and isinstance(values, dict)}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _model_text(model: dict) -> str:
-    kind = model.get("kind", "")
-    if kind == "mlp" and isinstance(model.get("hidden"), list):
-        return f"mlp {'-'.join(map(str, model['hidden']))} {model.get('activation', '')}".strip()
+    kind = model.get("kind")
+    kind = kind if isinstance(kind, str) else ""
+    hidden = model.get("hidden")
+    if kind == "mlp" and isinstance(hidden, list):
+        activation = model.get("activation")
+        return f"mlp {'-'.join(map(str, hidden))} {activation if isinstance(activation, str) else ''}".strip()
     if kind == "polynomial":
         return f"polynomial degree {model.get('degree')}"
-    return str(kind)
+    return kind
 
 
 def compare_runs(paths: list[Path]) -> dict:
@@ -59,13 +85,15 @@ def compare_runs(paths: list[Path]) -> dict:
     for path in map(Path, paths):
         if not path.is_dir():
             raise UsageError(f"{path}: no such run directory")
-        config = _yaml(path / "config.yaml") or _json(path / "receipt.json").get("config")
+        config = _yaml(path / "config.yaml") or _mapping(_json(path / "receipt.json").get("config"))
         if not config:
-            raise UsageError(f"{path}: no config.yaml or receipt.json; is it a run directory?")
+            from nnlab.rundir.store import not_a_run
+
+            raise not_a_run(path, "no config.yaml or receipt.json; is it a run directory?")
         configs.append(flatten(config))
         summary = _json(path / "summary.json")
-        numbers.append(flatten({k: summary[k] for k in ("status", "epochs", "steps", "train_seconds", "train_loss",
-                                                         "metrics", "coefficients") if k in summary}))
+        numbers.append(flatten({k: summary[k] for k in ("status", "epochs", "epoch", "steps", "train_seconds", "metrics",
+                                                         "coefficients") if k in summary}))
     return {"runs": [str(p) for p in paths], "config": _side_by_side(configs, only_different=True),
             "metrics": _side_by_side(numbers, only_different=False)}
 
@@ -90,11 +118,14 @@ def _side_by_side(flats: list[dict], only_different: bool) -> dict:
 
 
 def _json(path: Path) -> dict:
+    """A JSON object from `path`, or {} when the file is missing, garbled, huge, nested too deeply or not an object."""
     try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:  # a FIFO would block
+            return {}
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return {}
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) and nested_within(value, MAX_DEPTH) else {}
 
 
 def _yaml(path: Path) -> dict:
@@ -102,7 +133,9 @@ def _yaml(path: Path) -> dict:
     from nnlab.errors import ConfigError
 
     try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return {}
         value = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError, ConfigError):
         return {}
-    return value if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else {}  # parse_yaml refuses deep nesting

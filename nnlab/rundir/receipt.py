@@ -110,14 +110,22 @@ def save_receipt(run_dir: Path, receipt: dict) -> None:
 
 def load_receipt(run_dir: Path) -> dict:
     """receipt.json of a run directory; missing or garbled is a CheckpointError."""
+    from nnlab.rundir.store import is_sweep_folder as is_sweep
+    from nnlab.rundir.store import not_a_run
+
     path = Path(run_dir) / RECEIPT
     if not Path(run_dir).is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
+    if not path.exists():
+        raise not_a_run(run_dir, "") if is_sweep(run_dir) else CheckpointError(
+            f"{path}: no receipt in this run directory (nnlab train writes one when a run starts: is this a run "
+            "directory?)")
+    if not path.is_file():  # a FIFO would block the read
+        raise CheckpointError(f"{path}: not a regular file; it cannot be reproduced")
     try:
         receipt = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no receipt in this run directory (nnlab train writes one when a run "
-                              "starts: is this a run directory?)") from None
+        raise CheckpointError(f"{path}: no receipt in this run directory") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: unreadable receipt ({type(e).__name__}); it cannot be reproduced") from None
     if not isinstance(receipt, dict) or not isinstance(receipt.get("config"), dict):

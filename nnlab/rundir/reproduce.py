@@ -30,15 +30,19 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
     from nnlab.data import load_data
     from nnlab.rundir.receipt import data_change, load_receipt, versions
     from nnlab.scoring.metrics import assess_splits
+    from nnlab.training.device import resolve_device
     from nnlab.training.loop import fit
     from nnlab.training.setup import prepare
 
     run_dir = Path(run_dir)
     receipt = load_receipt(run_dir)
     recorded = _summary(run_dir)
-    cfg = validate(receipt["config"], str(run_dir / "receipt.json"))
-    device = device_name or receipt.get("device") or cfg.device
-    cfg = cfg.model_copy(update={"threads": receipt.get("threads", cfg.threads), "device": device})
+    where = str(run_dir / "receipt.json")
+    if device_name is not None:
+        resolve_device(device_name, "--device")  # a bad name is refused before anything trains
+    config = validate(receipt["config"], where).to_dict()
+    cfg = validate({**config, "threads": receipt.get("threads", config["threads"]),
+                    "device": device_name or receipt.get("device") or config["device"]}, where)
     if cfg.data.source == "csv" and not Path(cfg.data.path).is_file():
         raise DataError(f"{cfg.data.path}: the run's data file is gone; restore it to reproduce {run_dir}")
     data_changed = data_change(cfg, receipt)
@@ -47,22 +51,23 @@ def reproduce(run_dir: Path, device_name: str | None = None) -> Reproduction:
                    if then.get(name) != now]
 
     if receipt.get("stack"):
-        history, outcome, device = _train_stack(cfg, receipt["stack"], str(run_dir / "receipt.json"))
+        outcome, device = _train_stack(cfg, receipt["stack"], where)
     else:
         splits = load_data(cfg)
         setup = prepare(cfg, splits)
-        result = fit(setup, cfg.train)
-        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, with_reports=False, val=setup.val)
-        history, device = result.history, setup.device
+        fit(setup, cfg.train)
+        outcome = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn, val=setup.val)
+        device = setup.device
     if str(device) != receipt.get("device"):
         differences.append(f"device {receipt.get('device')} then, {device} now")
-    again = {"train_loss": history[-1]["train_loss"], "metrics": outcome.metrics, **outcome.extras}
+    again = {"metrics": outcome.metrics, **({"per_class": outcome.per_class} if outcome.per_class else {}),
+             **outcome.extras}
     return Reproduction(_rows(recorded, again), data_changed, differences)
 
 
 def _train_stack(cfg, stack: dict, where: str):
     """A sweep's stacked run, trained again in its stack (a batched product may round unlike a single one):
-    (its history, its outcome, the device)."""
+    (its outcome, the device)."""
     from nnlab.config import validate
     from nnlab.data import load_many
     from nnlab.training.group import train_group
@@ -79,7 +84,7 @@ def _train_stack(cfg, stack: dict, where: str):
     mine = train_group([m.to_dict() for m in members], load_many(members), vectorize=len(members) > 1)[index]
     if mine.outcome is None:
         raise CheckpointError(f"{where}: the run {mine.status} when trained again; the recorded one finished")
-    return mine.fit.history, mine.outcome, mine.device
+    return mine.outcome, mine.device
 
 
 def _summary(run_dir: Path) -> dict:

@@ -45,14 +45,14 @@ def open_run(run_dir: Path) -> SavedRun:
 
 def config_for(run: SavedRun, config: Path | None, overrides: list[str]) -> RunConfig:
     """The run's stored config with `overrides`, or another config file (checked by continue_run)."""
-    from nnlab.config import apply_overrides, load_config, validate
+    from nnlab.config import absolute_data_path, apply_overrides, load_config, validate
 
     if config is not None:
         return load_config(config, overrides)
     if not overrides:
         return run.cfg  # load_run validated it
     where = str(run.path / "config.yaml")
-    return validate(apply_overrides(run.checkpoint["config"], overrides, where), where)
+    return validate(absolute_data_path(apply_overrides(run.checkpoint["config"], overrides, where), Path.cwd()), where)
 
 
 def continue_run(saved: SavedRun, cfg: RunConfig, splits, setup, force: bool) -> Run:

@@ -86,22 +86,28 @@ class Run:
         """What the run has so far: checkpoint.pt (weights and training state) and metrics.csv."""
         store.save_progress(self.path, state.history, self._payload(state, finished=False))
 
-    def finish(self, fit, outcome, status: str = "finished", **extra) -> dict:
+    def finish(self, fit, outcome, status: str = "finished", epoch: int | None = None, **extra) -> dict:
         """The final files; returns the summary (what `--json` prints).
 
         A finished or interrupted run keeps its weights; a diverged or failed one keeps no checkpoint
         (its weights are not finite, or there are none), and has no outcome.
         """
-        summary = {**self.summary(fit, outcome, status), **extra}
+        summary = {**self.summary(fit, outcome, status, epoch), **extra}
         payload = self._payload(fit.state, finished=status == "finished") \
             if status in ("finished", "interrupted") else None
         store.save_progress(self.path, fit.history, payload, summary)
         return summary
 
-    def stop(self, error: NnlabError) -> NnlabError:
-        """Save what an interrupted or diverged run has (never a non-finite checkpoint); the error to exit with."""
+    def stop(self, error: NnlabError, outcome=None) -> NnlabError:
+        """Save what an interrupted (with the `outcome` of its weights as they stand) or diverged run has (never a
+        non-finite checkpoint); the error to exit with."""
         interrupted = isinstance(error, Interrupted)
-        self.finish(error.result, None, "interrupted" if interrupted else "diverged")
+        result = error.result
+        if result.state is not None:
+            epoch = result.state.epoch - 1  # epochs completed (a partial one counts in `steps` only)
+        else:
+            epoch = getattr(error, "epoch", 1) - 1  # diverged in this epoch
+        self.finish(result, outcome if interrupted else None, "interrupted" if interrupted else "diverged", epoch)
         if interrupted:
             return Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
                                f"nnlab train --resume {self.path}", error.signum)
@@ -117,13 +123,18 @@ class Run:
         return Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run is "
                            f"saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
 
-    def summary(self, fit, outcome, status: str) -> dict:
-        """summary.json: plain numbers only; a run that did not finish has no outcome (metrics {})."""
+    def summary(self, fit, outcome, status: str, epoch: int | None = None) -> dict:
+        """summary.json: plain numbers only, named as README's "Names" says. `epoch`: epochs completed (all of them
+        when finished; for a sub-run that stopped early and says nothing, its last logged epoch)."""
         cfg = self.cfg
+        if epoch is None:  # an early stop finished at its stopped_epoch
+            epoch = (fit.stopped_epoch or cfg.train.epochs) if status == "finished" else \
+                (fit.history[-1]["epoch"] if fit.history else 0)
+        per_class = outcome.per_class if outcome else {}
         return {"run_dir": str(self.path), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind,
-                "epochs": cfg.train.epochs, "steps": fit.steps, "train_seconds": round(fit.seconds, 6),
-                "train_loss": fit.history[-1]["train_loss"] if fit.history else None,
-                "metrics": outcome.metrics if outcome else {}, **(outcome.extras if outcome else {}),
+                "epochs": cfg.train.epochs, "epoch": epoch, "steps": fit.steps,
+                "train_seconds": round(fit.seconds, 6), "metrics": outcome.metrics if outcome else {},
+                **({"per_class": per_class} if per_class else {}), **(outcome.extras if outcome else {}),
                 "seed": cfg.seed, "device": str(self.device), "threads": self.threads,
                 **_stop_info(fit, status), "status": status}  # `nnlab runs` shows it
 
@@ -132,7 +143,8 @@ class Run:
         resumable = self.optimizer is not None and state is not None
         return store.checkpoint_payload(
             self.model, self.cfg, s.prep, s.columns, s.target_name, s.n_outputs, self.threads,
-            train_state(state, self.optimizer, self.device, s.fingerprint(), finished) if resumable else None)
+            train_state(state, self.optimizer, self.device, s.fingerprint(), finished) if resumable else None,
+            train_rows=len(s.X_train))
 
 
 def _stop_info(fit, status: str) -> dict:

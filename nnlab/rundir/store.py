@@ -19,7 +19,8 @@ FORMAT = "nnlab-checkpoint/1"
 
 
 def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names: list[str],
-                       target_name: str, n_outputs: int, threads: int, train_state: dict | None = None) -> dict:
+                       target_name: str, n_outputs: int, threads: int, train_state: dict | None = None,
+                       train_rows: int | None = None) -> dict:
     """Everything eval (and, with `train_state`, --resume) needs, as tensors and plain Python values
     (loadable with weights_only=True). `feature_names` are the raw columns a CSV must have; `input_names`
     the model's inputs after the encoding (one-hot categories, fitted on the train rows)."""
@@ -31,17 +32,22 @@ def checkpoint_payload(model, cfg: RunConfig, prep: Preprocessing, feature_names
             "preprocessing": prep.to_dict(), "feature_names": list(feature_names), "input_names": inputs,
             "target_name": target_name, "n_features": len(inputs), "n_outputs": n_outputs,
             "threads": threads,  # eval reuses it: matmul sums depend on the thread count
+            "train_rows": train_rows,  # eval --data reports an sse loss per training step's rows
             "train_state": train_state}
 
 
 @contextmanager
 def saving(run_dir: Path):
     """A disk that is full or read-only: a CheckpointError (exit 4); the files already there stay intact."""
+    import errno
+
     try:
         yield
     except OSError as e:
-        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; free some space or pick another "
-                              "output folder (the previous checkpoint is intact)") from None
+        hint = "make it writable, or copy the run directory somewhere writable" \
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "free some space or pick another output folder"
+        raise CheckpointError(f"{run_dir}: cannot save: {e.strerror or e}; {hint} (the previous checkpoint is "
+                              "intact)") from None
 
 
 def save_checkpoint(run_dir: Path, payload: dict) -> None:
@@ -125,6 +131,33 @@ class SavedRun:
         return model
 
 
+def is_sweep_folder(path: Path) -> bool:
+    """A sweep's (or train --seeds') folder: aggregates and one sub-run per model, no run of its own."""
+    return (Path(path) / "points.csv").is_file() and (Path(path) / "runs.csv").is_file()
+
+
+def not_a_run(path: Path, otherwise: str) -> UsageError:
+    """The error for a folder that is not one run: a sweep folder names its sub-runs; anything else `otherwise`."""
+    path = Path(path)
+    if is_sweep_folder(path):
+        subs = sorted(p for p in path.iterdir() if p.is_dir())
+        example = f"; give one of its {len(subs)} runs, e.g. {subs[0]}" if subs else ""
+        return UsageError(f"{path}: is a sweep folder (points.csv, runs.csv and one run per model), not a run"
+                          f"{example}")
+    return UsageError(f"{path}: {otherwise}")
+
+
+def _text(path: Path) -> str:
+    """The start of a regular file, or '' (never blocks on a FIFO)."""
+    try:
+        if not path.is_file():
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(1 << 16)
+    except OSError:
+        return ""
+
+
 def load_run(run_dir: Path) -> SavedRun:
     """Read a run directory; never unpickles anything but tensors and plain containers."""
     import torch
@@ -134,6 +167,11 @@ def load_run(run_dir: Path) -> SavedRun:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not path.is_file():
+        if is_sweep_folder(run_dir):
+            raise not_a_run(run_dir, "")
+        if '"status": "diverged"' in _text(run_dir / SUMMARY):
+            raise CheckpointError(f"{path}: no checkpoint: the run diverged before its first one; retrain it with a "
+                                  "smaller optimizer.lr")
         raise CheckpointError(f"{path}: no checkpoint in this run directory; was the run finished?")
     import io
 

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from nnlab.scoring.metrics import classification_metrics, predict_scores, regression_metrics
+from nnlab.scoring.metrics import classification_metrics, regression_metrics, rows_per_step
 
 SKLEARN_ITERATIONS = 300  # bounded: a baseline must not cost more than the run it checks
 _ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "leaky_relu": "relu"}
@@ -20,37 +20,41 @@ def is_cheap(cfg) -> bool:
     return cfg.task == "regression" and cfg.model.kind in ("linear", "polynomial")
 
 
-def for_run(cfg, splits, model, tensors, always: bool) -> dict | None:
-    """compare() for a trained model when the baseline is cheap or asked for (`always`); else None."""
+def for_run(cfg, splits, outcome, always: bool) -> dict | None:
+    """compare() for a trained model's Outcome when the baseline is cheap or asked for (`always`); else None."""
     if not (always or is_cheap(cfg)):
         return None
-    X, _, X_test, _ = tensors
-    return compare(cfg, splits, {"train": predict_scores(model, X), "test": predict_scores(model, X_test)})
+    return compare(cfg, splits, outcome.metrics)
 
 
-def compare(cfg, splits, network_scores: dict) -> dict | None:
-    """{"method", "note", "network", "baseline", ...}: loss and metrics per split for both; None if no baseline fits."""
+def compare(cfg, splits, network: dict) -> dict | None:
+    """{"method", "note", "network", "baseline", ...}: loss and metrics per split for both (the network's are its
+    Outcome's `metrics`, the baseline's computed the same way); None if no baseline fits."""
     fitted = _fit(cfg, splits)
     if fitted is None:
         return None
     method, note, predict, parameters = fitted
     out = {"method": method, "note": note, "network": {}, "baseline": {}}
+    step_rows = rows_per_step(len(splits.X_train), cfg.train.batch_size)
     for split, X, y in (("train", splits.X_train, splits.y_train), ("test", splits.X_test, splits.y_test)):
         if len(X) == 0:
             continue
-        out["network"][split] = _numbers(cfg, network_scores[split], y, splits.prep.classes)
-        out["baseline"][split] = _numbers(cfg, predict(X), y, splits.prep.classes)
+        out["network"][split] = network[split]
+        out["baseline"][split] = _numbers(cfg, predict(X), y, splits.prep.classes, step_rows)
     if parameters is not None:
         out["parameters"] = parameters
     return out
 
 
-def loss_value(name: str, scores: np.ndarray, y: np.ndarray) -> float:
-    """The config's loss in float64 numpy, as torch.nn computes it (mean over elements, or sum for sse)."""
+def loss_value(name: str, scores: np.ndarray, y: np.ndarray, step_rows: float | None = None) -> float:
+    """The config's loss in float64 numpy, as torch.nn computes it (mean over elements, or sum for sse; a sum
+    rescaled to `step_rows` rows when given, as every reported sse loss is)."""
     s = scores.astype(np.float64)
     if name in ("mse", "sse"):
         squared = (s - y.astype(np.float64)) ** 2
-        return float(squared.sum() if name == "sse" else squared.mean())
+        if name == "mse":
+            return float(squared.mean())
+        return float(squared.sum() * (step_rows / len(s) if step_rows else 1.0))
     if name == "bce":  # softplus(s) - y·s == -[y log σ(s) + (1 - y) log(1 - σ(s))]
         return float(np.mean(np.logaddexp(0, s) - y.astype(np.float64) * s))
     top = s.max(1, keepdims=True)  # cross-entropy: logsumexp(s) - s[y]
@@ -58,12 +62,12 @@ def loss_value(name: str, scores: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(log_norm - s[np.arange(len(s)), y.reshape(-1)]))
 
 
-def _numbers(cfg, scores, y, classes) -> dict:
+def _numbers(cfg, scores, y, classes, step_rows: float) -> dict:
     if cfg.task == "classification":
-        metrics, _ = classification_metrics(scores, y, classes, with_report=False)  # the table shows no report
+        metrics, _ = classification_metrics(scores, y, classes)
     else:
         metrics = regression_metrics(scores, y)
-    return {"loss": loss_value(cfg.loss, scores, y), **metrics}
+    return {"loss": loss_value(cfg.loss, scores, y, step_rows), **metrics}
 
 
 def _fit(cfg, splits):

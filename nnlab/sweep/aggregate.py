@@ -9,9 +9,12 @@ import csv
 import io
 import math
 
+from nnlab.config.loader import value_text
+from nnlab.vocabulary import HEADLINE, STATS, flatten_metrics, nest_metrics, parse_flat
+
 FAIL_MARGIN = 0.05
 FAILED_DEFINITION = (f"diverged, or on the scored split (test, else train): accuracy <= majority-class rate "
-                     f"+ {FAIL_MARGIN} (classification), R² <= 0 (regression)")
+                     f"+ {FAIL_MARGIN} (classification), r2 <= 0 (regression)")
 
 
 def scored_split(metrics: dict) -> str:
@@ -28,11 +31,8 @@ def failed_to_learn(result, task: str) -> bool:
 
 
 def flat_metrics(result) -> dict:
-    """{'test_accuracy': ..., 'train_loss': ...}: one run's numbers under flat names."""
-    row = {f"{split}_{name}": value for split, m in result.metrics.items() for name, value in m.items()}
-    finished = result.status == "finished" and result.fit.history  # a diverged run's last loss is no result
-    row["train_loss"] = result.fit.history[-1]["train_loss"] if finished else math.nan
-    return row
+    """{'test_accuracy': ..., 'train_loss': ...}: one run's final numbers under flat names ({} when it diverged)."""
+    return flatten_metrics(result.metrics)
 
 
 def stats(values: list[float]) -> dict:
@@ -60,52 +60,59 @@ def summarize(trials: list, results: list, task: str) -> list[dict]:
     for p in points.values():
         rows = p.pop("_rows")
         names = sorted({k for r in rows for k in r}, key=_metric_order)
-        p["metrics"] = {name: stats([r.get(name) for r in rows]) for name in names}
+        p["metrics"] = nest_metrics({name: stats([r.get(name) for r in rows]) for name in names})
         out.append(p)
-    headline = headline_metric(out, task)
+    headline = parse_flat(headline_metric(out, task))
 
     def rank(p):
-        best = p["metrics"].get(headline, {}).get("mean")
-        loss = p["metrics"]["train_loss"]["mean"]
+        best = p["metrics"].get(headline[0], {}).get(headline[1], {}).get("mean")
+        loss = p["metrics"].get("train", {}).get("loss", {}).get("mean")
         return (best is None, -(best or 0.0), math.inf if loss is None else loss)
 
     return sorted(out, key=rank)
 
 
 def headline_metric(points: list[dict], task: str) -> str:
-    """What ranks the grid points: the validation metric when there is one (the test split never chooses
-    anything then), else the test metric, else train's."""
-    name = "accuracy" if task == "classification" else "r2"
+    """What ranks the grid points (flat name): the validation metric when there is one (the test split never
+    chooses anything then), else the test metric, else train's."""
+    name = HEADLINE[task]
     for split in ("val", "test"):
-        if any(f"{split}_{name}" in p["metrics"] for p in points):
+        if any(name in p["metrics"].get(split, {}) for p in points):
             return f"{split}_{name}"
     return f"train_{name}"
 
 
 def _metric_order(name: str):
-    split, _, metric = name.partition("_")
+    split, metric = parse_flat(name) or ("", name)
     return ({"test": 0, "val": 1, "train": 2}.get(split, 3), metric)
 
 
+def point_columns(points: list[dict]) -> list[tuple[str, str]]:
+    """(split, name) of every metric any point has, test first."""
+    found = {(split, name) for p in points for split, names in p["metrics"].items() for name in names}
+    return sorted(found, key=lambda pair: _metric_order(f"{pair[0]}_{pair[1]}"))
+
+
 def per_fold(trials: list, results: list, run_dirs: list[str]) -> list[dict]:
-    """k-fold: one row per model (fold, seed, grid values, status, its sub-run and its final numbers)."""
+    """k-fold: one row per model (fold, seed, grid values, status, its sub-run and its final numbers, nested)."""
     return [{"fold": t.fold, "seed": t.seed, "overrides": t.overrides, "status": r.status, "run_dir": d,
-             "metrics": {k: v for k, v in flat_metrics(r).items() if not (isinstance(v, float) and math.isnan(v))}}
+             "metrics": r.metrics if r.status == "finished" else {}}
             for t, r, d in zip(trials, results, run_dirs)]
 
 
 def points_csv(points: list[dict]) -> bytes:
-    """One row per grid point, best first: overrides, runs, failed, then mean/std/min/max per metric."""
+    """One row per grid point, best first: overrides, runs, failed, then {split}_{name}_{stat} per metric."""
     keys = list(points[0]["overrides"]) if points else []
-    names = list(dict.fromkeys(n for p in points for n in p["metrics"]))
+    columns = point_columns(points)
+    shown = [s for s in STATS if s != "n"]
     header = ["rank", *keys, "runs", "failed", "diverged",
-              *[f"{n}_{s}" for n in names for s in ("mean", "std", "min", "max")]]
+              *[f"{split}_{name}_{s}" for split, name in columns for s in shown]]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for rank, p in enumerate(points, start=1):
-        values = [p["metrics"].get(n, {}).get(s) for n in names for s in ("mean", "std", "min", "max")]
-        writer.writerow([rank, *[p["overrides"][k] for k in keys], p["runs"], p["failed"], p["diverged"],
+        values = [p["metrics"].get(split, {}).get(name, {}).get(s) for split, name in columns for s in shown]
+        writer.writerow([rank, *[value_text(p["overrides"][k]) for k in keys], p["runs"], p["failed"], p["diverged"],
                          *["" if v is None else v for v in values]])
     return out.getvalue().encode()
 
@@ -120,6 +127,7 @@ def runs_csv(trials: list, results: list, run_dirs: list[str], task: str) -> byt
     folds = ["fold"] if trials and trials[0].fold is not None else []
     writer.writerow(["run_dir", *keys, "seed", *folds, "status", "failed", *names])
     for trial, result, run_dir, row in zip(trials, results, run_dirs, rows):
-        writer.writerow([run_dir, *[trial.overrides[k] for k in keys], trial.seed, *([trial.fold] if folds else []),
-                         result.status, int(failed_to_learn(result, task)), *[row.get(n, "") for n in names]])
+        writer.writerow([run_dir, *[value_text(trial.overrides[k]) for k in keys], trial.seed,
+                         *([trial.fold] if folds else []), result.status, int(failed_to_learn(result, task)),
+                         *[row.get(n, "") for n in names]])
     return out.getvalue().encode()

@@ -2,11 +2,14 @@
 
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from nnlab.config import RunConfig, load_config
+from nnlab.config import RunConfig
 from nnlab.errors import UsageError
+from nnlab.limits import MAX_RUNS  # one sweep's runs: bounded up front, so a typo (--seeds 1000000) is refused
 
 # Settings that may differ between models trained in one stack (SGD keeps per-model tensors for them).
 VECTORIZED_KEYS = ("lr", "momentum", "weight_decay")
@@ -14,22 +17,41 @@ MAX_STACKED_BYTES = 1 << 30  # above this, per-seed copies of the data are not s
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'10' -> 0..9, '3-7' -> 3..7, '1,5,7' -> [1, 5, 7]."""
+    """'10' -> 0..9, '3-7' -> 3..7, '1,5,7' -> [1, 5, 7]; at most MAX_RUNS seeds, each in [0, 2^32)."""
     text = text.strip()
+    bad = UsageError(f"--seeds: '{_short(text)}' is not a seed count or list; use e.g. 10, 0-9 or 1,5,7 "
+                     "(distinct seeds in [0, 2^32))")
+    if re.fullmatch(r"\d{1,30}", text):  # a count: its size is checked before the seeds are made
+        if int(text) == 0:
+            raise bad
+        _check_runs(int(text), f"--seeds {text}: {int(text):,} runs per grid point")
+        return list(range(int(text)))
+    if re.fullmatch(r"\d{1,30}\s*-\s*\d{1,30}", text):
+        low, high = (int(v) for v in text.split("-"))
+        if high < low or high >= 2**32:
+            raise bad
+        _check_runs(high - low + 1, f"--seeds {text}: {high - low + 1:,} runs per grid point")
+        return list(range(low, high + 1))
+    parts = text.split(",")
+    _check_runs(len(parts), f"--seeds: {len(parts):,} runs per grid point")
     try:
-        if re.fullmatch(r"\d+", text):
-            seeds = list(range(int(text)))
-        elif re.fullmatch(r"\d+\s*-\s*\d+", text):
-            low, high = (int(v) for v in text.split("-"))
-            seeds = list(range(low, high + 1))
-        else:
-            seeds = [int(v) for v in text.split(",")]
+        seeds = [int(v) for v in parts]
     except ValueError:
-        seeds = []
-    if not seeds or len(set(seeds)) != len(seeds) or any(not 0 <= s < 2**32 for s in seeds):
-        raise UsageError(f"--seeds: '{text}' is not a seed count or list; use e.g. 10, 0-9 or 1,5,7 "
-                         "(distinct seeds in [0, 2^32))")
+        raise bad from None
+    if len(set(seeds)) != len(seeds) or any(not 0 <= s < 2**32 for s in seeds):
+        raise bad
     return seeds
+
+
+def _check_runs(n: int, what: str) -> None:
+    """Refuse, before any work, a plan of more than MAX_RUNS runs; `what` says how it adds up."""
+    if n > MAX_RUNS:
+        raise UsageError(f"{what}; one sweep trains at most {MAX_RUNS:,} runs: use fewer seeds or grid values, "
+                         "or split the sweep")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -66,26 +88,38 @@ class Trial:
     """One run: which grid point it belongs to, its seed (and k-fold fold), its validated config."""
 
     point: int
-    overrides: dict  # the grid's key -> value text for this point
+    overrides: dict  # the grid's key -> value (as YAML reads it: 0.1, [16]) for this point
     seed: int
     cfg: RunConfig
     args: list[str]  # every override, as `nnlab train CONFIG ARGS...` would be given them (the receipt keeps them)
     fold: int | None = None  # with --folds: which fold is this run's test split
 
 
-def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int],
+def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int] | None,
            folds: int | None = None) -> list[Trial]:
     """Every grid point x every seed (x every fold), each validated like
-    `nnlab train CONFIG ... key=value seed=S [data.folds=K data.fold=F]`."""
+    `nnlab train CONFIG ... key=value seed=S [data.folds=K data.fold=F]`; `seeds` None: each point's own seed
+    (the config's, or a seed=... override). More than MAX_RUNS runs is refused up front."""
+    from nnlab.config import config_from, parse_yaml, read_config_file
+
+    sizes = [len(values) for _, values in grid]
+    n_seeds, n_folds = len(seeds or [None]), folds or 1
+    n_runs = math.prod(sizes) * n_seeds * n_folds
+    per_fold = f", x {n_folds} folds" if folds else ""
+    _check_runs(n_runs, f"--grid: {' x '.join(f'{n:,}' for n in sizes) or 1} values = {math.prod(sizes):,} grid points, "
+                        f"x {n_seeds:,} seed{'s' * (n_seeds > 1)}{per_fold} = {n_runs:,} runs")
+    raw = read_config_file(Path(config))  # once: every trial is this file with its own overrides
+    parsed = {(key, v): parse_yaml(v, f"--grid {key}={v}") for key, values in grid for v in values}
     trials = []
-    points = list(itertools.product(*[[(key, v) for v in values] for key, values in grid]))
+    points = itertools.product(*[[(key, v) for v in values] for key, values in grid])
     for point, pairs in enumerate(points):
         extra = [f"{k}={v}" for k, v in pairs]
-        for seed in seeds:
+        for seed in seeds or [None]:
             for fold in range(folds) if folds else [None]:
-                args = [*overrides, *extra, f"seed={seed}",
+                args = [*overrides, *extra, *([f"seed={seed}"] if seed is not None else []),
                         *([f"data.folds={folds}", f"data.fold={fold}"] if folds else [])]
-                trials.append(Trial(point, dict(pairs), seed, load_config(config, args), args, fold))
+                cfg = config_from(raw, config, args)
+                trials.append(Trial(point, {k: parsed[k, v] for k, v in pairs}, cfg.seed, cfg, args, fold))
     return trials
 
 

@@ -56,22 +56,23 @@ def _train_alone(cfg: RunConfig, splits, stop) -> TrialResult:
     except DivergedError as e:  # keep what was logged before, as the stacked path does
         return _scored(cfg, splits, setup.model, e.result, "diverged", setup.threads, setup.device)
     return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors,
-                   setup.val)
+                   setup.loss_fn, setup.val)
 
 
 def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResult]:
+    from nnlab.training.losses import make_loss
     from nnlab.training.stacked import fit_stacked, prepare_stacked
 
     setup = prepare_stacked(cfgs, splits)
     result = fit_stacked(setup, cfgs[0].train, stop)
     return [_scored(c, s, setup.stack.module(k).to(setup.device), fit,
                     "diverged" if result.diverged_at[k] else "finished", setup.threads, setup.device,
-                    setup.member_tensors(k), setup.member_val(k))
+                    setup.member_tensors(k), make_loss(c.loss, s.class_weight).to(setup.device), setup.member_val(k))
             for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
 
 
 def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None,
-            val=None) -> TrialResult:
+            loss_fn=None, val=None) -> TrialResult:
     """Final metrics, computed as train computes them (nothing for a diverged model); `tensors` and `val`: the
     splits already on the device."""
     from dataclasses import replace
@@ -80,7 +81,7 @@ def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, 
 
     outcome = None
     if status == "finished":
-        outcome = assess_splits(model, cfg, splits, tensors, with_reports=False, val=val)  # reports: never shown
+        outcome = assess_splits(model, cfg, splits, tensors, loss_fn, val=val)
     baseline = None
     if cfg.task == "classification":
         y = splits.y_test if len(splits.y_test) else splits.y_train

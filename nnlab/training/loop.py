@@ -10,6 +10,7 @@ from torch import nn
 
 from nnlab.config import TrainConfig
 from nnlab.errors import DivergedError, Interrupted
+from nnlab.scoring.metrics import loss_scale, rows_per_step
 from nnlab.training.loop_state import LoopState
 from nnlab.training.monitor import make_watch
 from nnlab.training.schedule import make_schedule, schedule_kind
@@ -62,6 +63,8 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
     batch_size = min(cfg.batch_size or n, n)
     n_batches = -(-n // batch_size)
     weights = accumulation_weights(setup.loss_name, n, batch_size, accumulate)  # None: one step per minibatch
+    step_rows = rows_per_step(n, cfg.batch_size)  # sse: every split's loss on train's per-step scale
+    test_scale, val_scale = loss_scale(loss_fn, len(X_test), step_rows), loss_scale(loss_fn, len(X_val), step_rows)
     shuffle = torch.Generator().manual_seed(setup.seed)  # its own stream: same shuffles on CPU and CUDA
     at = start or LoopState()
     if at.shuffle is not None:
@@ -130,7 +133,7 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
         if logged or stop.signum or epoch % check_every == 0 or watch is not None or schedule is not None:
             check_finite()
         lr = optimizer.lr
-        val = evaluate(model, loss_fn, X_val, y_val, task, prefix="val_")  # {} without a validation split
+        val = evaluate(model, loss_fn, X_val, y_val, task, prefix="val_", scale=val_scale)  # {}: no validation split
         if val:
             model.train()
         stopping = watch is not None and watch.update(epoch, val[watch.monitor], params)
@@ -143,7 +146,7 @@ def fit(setup: Setup, cfg: TrainConfig, *, on_epoch_end: Callable[[int, dict | N
             check_finite()
         if logged or stopping:
             row = {"epoch": epoch, "train_loss": (epoch_loss / n_batches).item(), **val,
-                   **evaluate(model, loss_fn, X_test, y_test, task, prefix="test_"),
+                   **evaluate(model, loss_fn, X_test, y_test, task, prefix="test_", scale=test_scale),
                    **({"lr": lr} if schedule is not None else {}), "seconds": round(time.perf_counter() - clock, 4)}
             model.train()
             history.append(row)
@@ -209,8 +212,9 @@ def _diverged(unchecked: list, result: Fit, accumulate: int = 1) -> DivergedErro
                                   f"{epoch}, step {steps_before + i // accumulate + 1}; try a smaller optimizer.lr")
             break
     else:
-        error = DivergedError(f"loss became non-finite at epoch {unchecked[-1][0]}; try a smaller optimizer.lr")
-    error.result = result
+        epoch = unchecked[-1][0]
+        error = DivergedError(f"loss became non-finite at epoch {epoch}; try a smaller optimizer.lr")
+    error.result, error.epoch = result, epoch
     return error
 
 
@@ -222,19 +226,21 @@ def _interrupted(signum: int, epoch: int, steps: int, result: Fit) -> Interrupte
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loss_fn: nn.Module, X, y, task: str, prefix: str = "") -> dict:
-    """Loss and the headline metric (accuracy or R²) on one split, as plain floats ({} when empty)."""
+def evaluate(model: nn.Module, loss_fn: nn.Module, X, y, task: str, prefix: str = "", scale: float = 1.0) -> dict:
+    """Loss (times `scale`: a sum-reduced loss on train's scale) and the headline metric (accuracy or R²) on
+    one split, as plain floats ({} when empty). The loss is the one scoring.metrics reports for the split."""
     if len(X) == 0:
         return {}
     model.eval()
     scores = model(X)
-    loss = loss_fn(scores, y)
+    loss = loss_fn(scores, y) * scale
     if task == "classification":
         hits = scores.argmax(1) == y if scores.shape[1] > 1 else (scores > 0) == (y > 0.5)
-        metric = ("accuracy", hits.float().mean())
-    else:  # R² per output, averaged (scikit-learn's uniform_average)
-        ss_res = (y - scores).pow(2).sum(0)
-        ss_tot = (y - y.mean(0)).pow(2).sum(0)
+        metric = ("accuracy", hits.double().mean())  # k / n exactly, as the final metrics have it
+    else:  # R² per output, averaged (scikit-learn's uniform_average), in float64 as the final metrics have it
+        y64, scores64 = y.double(), scores.double()
+        ss_res = (y64 - scores64).pow(2).sum(0)
+        ss_tot = (y64 - y64.mean(0)).pow(2).sum(0)
         metric = ("r2", (1 - ss_res / ss_tot).mean())
-    values = torch.stack([loss, metric[1]]).tolist()  # one host sync for both
+    values = torch.stack([loss.double(), metric[1].double()]).tolist()  # one host sync for both
     return {f"{prefix}loss": values[0], f"{prefix}{metric[0]}": values[1]}

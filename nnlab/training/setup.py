@@ -38,9 +38,10 @@ class Setup:
 
 def prepare(cfg: RunConfig, splits) -> Setup:
     """Seed, pick device and threads, build the model and optimizer, move the data."""
-    from nnlab.training.device import resolve_device, seed_everything, set_threads, threads_for
+    from nnlab.training.device import check_memory, resolve_device, seed_everything, set_threads, threads_for
 
     device = resolve_device(cfg.device)
+    check_memory(cfg, splits.n_features, splits.n_outputs, device)
     seed_everything(cfg.seed)
     model = cfg.model.build(splits.n_features, splits.n_outputs).to(device)
     threads = threads_for(cfg, model, len(splits.X_train))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nnlab.config import RunConfig, TrainConfig
+from nnlab.scoring.metrics import loss_scale, rows_per_step
 from nnlab.training.loop import Fit
 from nnlab.training.signals import StopFlag, interrupted
 
@@ -191,13 +192,14 @@ def needs_member_lrs(cfg: TrainConfig) -> bool:
 
 def prepare_stacked(cfgs: list[RunConfig], splits: list) -> StackedSetup:
     """prepare() for K runs of one architecture: model k built from its seed, as its single run builds it."""
-    from nnlab.training.device import resolve_device, seed_everything, set_threads, threads_for
+    from nnlab.training.device import check_memory, resolve_device, seed_everything, set_threads, threads_for
     from nnlab.training.loop_state import get_rng
     from nnlab.training.members import stack_splits
     from nnlab.training.setup import make_loss
 
     cfg = cfgs[0]
     device = resolve_device(cfg.device)
+    check_memory(cfg, splits[0].n_features, splits[0].n_outputs, device, copies=len(cfgs))
     modules, rng_states = [], []
     for c, s in zip(cfgs, splits):
         seed_everything(c.seed)  # as prepare() does: model k starts from its seed's weights
@@ -242,6 +244,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
     test_mask, val_mask = (row_mask(setup.rows, split, t.shape[1], device) for split, t in (("test", X_test), ("val", X_val)))
     has_val, no_val = X_val.shape[1] > 0, [{} for _ in range(K)]
     members = Members(setup, cfg, setup.lrs or [optimizer.lr] * K, has_val=has_val)
+    test_scale, val_scale = (_loss_scales(setup, cfg, split, t.shape[1]) for split, t in (("test", X_test), ("val", X_val)))
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
     check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
@@ -273,11 +276,11 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
                         diverged_at[k] = checked_epoch
             unchecked.clear()
         train_loss = (epoch_loss / batches.n_batches).tolist() if logged or members.watching else None
-        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask) if has_val else no_val
+        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask, val_scale) if has_val else no_val
         active = list(members.active)
         stopping = members.epoch_end(epoch, stack.params, val, train_loss, diverged_at, steps)
         if logged or stopping:
-            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task, "test_", test_mask)
+            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task, "test_", test_mask, test_scale)
             seconds = round(time.perf_counter() - start, 4)
             for k in range(K):
                 if diverged_at[k] is None and active[k] and (logged or k in stopping):
@@ -291,6 +294,17 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
     return StackedFit(fits, diverged_at)
 
 
+def _loss_scales(setup: StackedSetup, cfg: TrainConfig, split: str, n_rows: int):
+    """loss_scale() of a split for the stack, as each model's fit() has it: a float, or (K,) when splits are
+    padded (k-fold: each model's own train and split rows)."""
+    n = setup.tensors[0].shape[1]
+    if setup.rows is None:
+        return loss_scale(setup.loss_fn, n_rows, rows_per_step(n, cfg.batch_size))
+    scales = [loss_scale(setup.loss_fn, rows, rows_per_step(train, cfg.batch_size))
+              for train, rows in zip(setup.rows["train"], setup.rows[split])]
+    return torch.tensor(scales, dtype=torch.float64, device=setup.tensors[0].device)
+
+
 def _set_lrs(optimizer, lrs: list[float]) -> None:
     if isinstance(optimizer, StackedSGD):
         optimizer.set_lr(lrs)
@@ -300,27 +314,28 @@ def _set_lrs(optimizer, lrs: list[float]) -> None:
 
 @torch.inference_mode()
 def evaluate_stacked(stack: Stacked, per_model_loss, X, y, task: str, prefix: str = "test_",
-                     mask: torch.Tensor | None = None) -> list[dict]:
-    """train.evaluate() for every model: loss and accuracy or r2 on one split ({} when it is empty); `mask`
-    (K, N) marks each model's own rows when splits are padded."""
+                     mask: torch.Tensor | None = None, scale=1.0) -> list[dict]:
+    """train.evaluate() for every model: loss (times `scale`, a float or one per model: a sum-reduced loss on
+    train's scale) and accuracy or r2 on one split ({} when it is empty); `mask` (K, N) marks each model's own
+    rows when splits are padded."""
     K = stack.k
     if X.shape[1] == 0:
         return [{} for _ in range(K)]
     scores = stack.forward(X)
-    loss = per_model_loss(scores, y, mask)
+    loss = (per_model_loss(scores, y, mask) * scale).double()
     if task == "classification":
-        hits = (scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)).float().flatten(1)
+        hits = (scores.argmax(2) == y if scores.shape[2] > 1 else (scores > 0) == (y > 0.5)).double().flatten(1)
         name = "accuracy"
-        metric = hits.mean(1) if mask is None else (hits * mask).sum(1) / mask.sum(1)
-    else:
-        name = "r2"
+        metric = hits.mean(1) if mask is None else (hits * mask).sum(1) / mask.sum(1)  # k / n exactly, as fit()
+    else:  # in float64, as fit() does
+        name, y64, scores64 = "r2", y.double(), scores.double()
         if mask is None:
-            ss_res = (y - scores).pow(2).sum(1)
-            ss_tot = (y - y.mean(1, keepdim=True)).pow(2).sum(1)
+            ss_res = (y64 - scores64).pow(2).sum(1)
+            ss_tot = (y64 - y64.mean(1, keepdim=True)).pow(2).sum(1)
         else:
-            m = mask[..., None]
-            mean = (y * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
-            ss_res, ss_tot = ((y - scores).pow(2) * m).sum(1), ((y - mean).pow(2) * m).sum(1)
+            m = mask.double()[..., None]
+            mean = (y64 * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
+            ss_res, ss_tot = ((y64 - scores64).pow(2) * m).sum(1), ((y64 - mean).pow(2) * m).sum(1)
         metric = (1 - ss_res / ss_tot).mean(1)
-    values = torch.stack([loss, metric], 1).tolist()
+    values = torch.stack([loss, metric.double()], 1).tolist()
     return [{f"{prefix}loss": v[0], f"{prefix}{name}": v[1]} for v in values]

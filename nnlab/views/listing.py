@@ -3,7 +3,7 @@
 from rich.table import Table
 from rich.text import Text
 
-from nnlab.views.report import number as _number
+from nnlab.vocabulary import HEADLINE, flat
 
 
 def runs_table(rows: list[dict]) -> Table:
@@ -12,25 +12,33 @@ def runs_table(rows: list[dict]) -> Table:
 
     table = Table(title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column, justify, width in (("run", "left", 16), ("time", "left", 11), ("model", "left", 8),
-                                   ("overrides", "left", 10), ("epochs", "right", 6), ("train loss", "right", 9),
+                                   ("overrides", "left", 10), ("epochs", "right", 6), ("train_loss", "right", 10),
                                    ("final metric", "left", 10), ("status", "left", 11)):
         table.add_column(column, justify=justify, overflow="fold", min_width=width)
     styles = {"finished": "green", "running": "cyan", "interrupted": "yellow", "diverged": "red"}
     for row in rows:
-        loss = row.get("train_loss")
+        metrics = row.get("metrics") or {}
+        loss = (metrics.get("train") or {}).get("loss")
         table.add_row(row["run"], (row.get("time") or "")[5:16], row.get("model") or "",
-                      " ".join(row.get("overrides") or []), str(row.get("epochs") or ""),
+                      " ".join(row.get("overrides") or []), _epochs_text(row.get("epoch"), row.get("epochs")),
                       f"{loss:.4g}" if isinstance(loss, (int, float)) else "",
-                      _metrics_text(row.get("metrics") or {}), Text(row["status"], style=styles.get(row["status"], "dim")))
+                      _metrics_text(metrics), Text(row["status"], style=styles.get(row["status"], "dim")))
     return table
 
 
+def _epochs_text(epoch, epochs) -> str:
+    """1000, or 120/1000 for a run that stopped early."""
+    if epochs is None:
+        return ""
+    return f"{epoch}/{epochs}" if epoch is not None and epoch != epochs else str(epochs)
+
+
 def _metrics_text(metrics: dict) -> str:
-    """The headline metric of the test split (the train split when there is no test split)."""
+    """The headline metric of the test split (the train split when there is no test split), by its flat name."""
     for split in ("test", "train"):
-        for key, short in (("accuracy", "acc"), ("r2", "R²")):
-            if key in (metrics.get(split) or {}):
-                return f"{split} {short} {metrics[split][key]:.4f}"
+        for name in HEADLINE.values():
+            if name in (metrics.get(split) or {}):
+                return f"{flat(split, name)} {metrics[split][name]:.4f}"
     return ""
 
 
@@ -46,10 +54,12 @@ def compare_table(names: list[str], rows: list[tuple[str, list]], title: str) ->
 
 
 def _cell(value) -> str:
+    """A value whole: floats at full precision (repr: the shortest text that reads back as the same number), since
+    compare and reproduce exist to set numbers side by side."""
     if value is None:
         return "—"
     if isinstance(value, float):
-        return _number(value)
+        return repr(value)
     return str(value)
 
 

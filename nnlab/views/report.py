@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-_METRIC_NAMES = {"accuracy": "accuracy", "r2": "R²"}
+from nnlab.vocabulary import HEADLINE, flat
 
 
 def run_header(cfg, splits, model, device, threads: int) -> Group:
@@ -45,18 +45,16 @@ class LossTable:
     """A table printed a row at a time while training runs: header() once, then row(r) per log."""
 
     def __init__(self, task: str, has_test: bool, epochs: int, has_val: bool = False, has_lr: bool = False):
-        metric = "accuracy" if task == "classification" else "r2"
-        self.columns = [("epoch", max(5, len(str(epochs)))), ("train loss", 12)]
+        metric = HEADLINE[task]
         self.keys = ["epoch", "train_loss"]
         for split, shown in (("val", has_val), ("test", has_test)):
             if shown:
-                self.columns += [(f"{split} loss", 12), (f"{split} {_METRIC_NAMES[metric]}", 13)]
                 self.keys += [f"{split}_loss", f"{split}_{metric}"]
         if has_lr:
-            self.columns.append(("lr", 10))
             self.keys.append("lr")
-        self.columns.append(("time", 8))
         self.keys.append("seconds")
+        self.columns = [("epoch", max(5, len(str(epochs))))] + \
+            [(key, 10 if key == "lr" else 13) for key in self.keys[1:-1]] + [("time", 8)]
 
     def _line(self, cells: list[str], style: str = "") -> Text:
         return Text("  ".join(c.rjust(w) for c, (_, w) in zip(cells, self.columns)), style=style)
@@ -102,37 +100,34 @@ def number(value: float) -> str:
 
 
 def classification_report_table(report: dict, split: str) -> Table:
-    """scikit-learn's classification_report (output_dict=True) as a rich table."""
+    """A split's per-class report ({label: {precision, recall, f1, support}}) with its averages, as a rich table."""
+    from nnlab.scoring.metrics import averages
+
     table = Table(title=f"classification report: {split}", title_justify="left")
     table.add_column("class")
-    for column in ("precision", "recall", "f1-score", "support"):
+    for column in ("precision", "recall", "f1", "support"):
         table.add_column(column, justify="right")
-    averages = ("macro avg", "weighted avg")
     for label, row in report.items():
-        if label == "accuracy" or label in averages:
-            continue
-        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
-                      f"{int(row['support'])}")
+        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
     table.add_section()
-    support = sum(int(r["support"]) for k, r in report.items() if k not in averages and k != "accuracy")
-    if "accuracy" in report:
-        table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(support), style="bold")
-    for label in averages:
-        row = report[label]
-        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1-score']:.4f}",
-                      f"{int(row['support'])}")
+    average = averages(report)
+    support = average["macro avg"]["support"]
+    hits = round(sum(row["recall"] * row["support"] for row in report.values()))  # correct predictions
+    table.add_row("accuracy", "", "", f"{hits / support if support else 0.0:.4f}", str(support), style="bold")
+    for label, row in average.items():
+        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
     return table
 
 
 def regression_table(metrics: dict) -> Table:
-    """MSE, MAE and R² per split."""
+    """loss, mse, mae and r2 per split."""
     table = Table(title="regression metrics", title_justify="left")
     table.add_column("split")
-    for column in ("MSE", "MAE", "R²"):
+    for column in ("loss", "mse", "mae", "r2"):
         table.add_column(column, justify="right")
     for split, m in metrics.items():
         if m:
-            table.add_row(split, f"{m['mse']:.6g}", f"{m['mae']:.6g}", f"{m['r2']:.4f}")
+            table.add_row(split, number(m["loss"]), f"{m['mse']:.6g}", f"{m['mae']:.6g}", f"{m['r2']:.4f}")
     return table
 
 
@@ -148,17 +143,20 @@ def parameters_table(parameters: dict) -> Table:
     return table
 
 
-def results(cfg, outcome) -> Group:
-    """After training or eval: the classification reports or regression metrics, and the fitted model."""
+def results(cfg, outcome, titles: dict | None = None) -> Group:
+    """After training or eval: the classification reports or regression metrics, and the fitted model.
+    `titles` renames splits in headings (eval --data shows the file's name)."""
+    titles = titles or {}
     parts = []
     if cfg.task == "classification":
         for split, report in outcome.reports.items():
             if report:
-                parts.append(classification_report_table(report, split))
-        accuracy = "  ".join(f"{split} accuracy {m['accuracy']:.4f}" for split, m in outcome.metrics.items() if m)
-        parts.append(Text(accuracy, style="bold"))
+                parts.append(classification_report_table(report, titles.get(split, split)))
+        line = "  ".join(f"{flat(split, name)} {m[name]:.4f}" for split, m in outcome.metrics.items() if m
+                         for name in ("accuracy", "macro_f1"))
+        parts.append(Text(line, style="bold"))
     else:
-        parts.append(regression_table(outcome.metrics))
+        parts.append(regression_table({titles.get(split, split): m for split, m in outcome.metrics.items()}))
     if outcome.parameters:
         parts.append(parameters_table(outcome.parameters))
     if outcome.description:
@@ -176,7 +174,7 @@ def baseline_table(cfg, compared: dict) -> Table:
         for key, value in theirs.items():
             if key not in ("loss", "accuracy", "r2"):
                 continue
-            label = f"{split} {'loss (' + cfg.loss + ')' if key == 'loss' else _METRIC_NAMES.get(key, key)}"
+            label = flat(split, key) + (f" ({cfg.loss})" if key == "loss" else "")
             gap = ours[key] - value
             relative = f" ({gap / abs(value):+.1%})" if key == "loss" and value else ""
             table.add_row(label, number(ours[key]), number(value), f"{gap:+.4g}{relative}")

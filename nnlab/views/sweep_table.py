@@ -3,6 +3,9 @@
 from rich import box
 from rich.table import Table
 
+from nnlab.config.loader import value_text
+from nnlab.vocabulary import flat, parse_flat
+
 
 def points_table(points: list[dict], headline: str, title: str) -> Table:
     """Best first: grid values, runs, failed, the `headline` metric and train loss as mean ± std, min, max.
@@ -13,9 +16,11 @@ def points_table(points: list[dict], headline: str, title: str) -> Table:
         table = Table(title=title, title_justify="left")
         for column in ("metric", "mean ± std", "min", "max"):
             table.add_column(column, justify="left" if column == "metric" else "right")
-        for name, s in points[0]["metrics"].items():
-            if s["mean"] is not None:
-                table.add_row(name, f"{_fmt(s['mean'])} ± {_fmt(s['std'])}", _fmt(s["min"]), _fmt(s["max"]))
+        for split, names in points[0]["metrics"].items():
+            for name, s in names.items():
+                if s["mean"] is not None:
+                    table.add_row(flat(split, name), f"{_fmt(s['mean'])} ± {_fmt(s['std'])}", _fmt(s["min"]),
+                                  _fmt(s["max"]))
         return table
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     keys = list(points[0]["overrides"])
@@ -24,9 +29,10 @@ def points_table(points: list[dict], headline: str, title: str) -> Table:
     for column in ("runs", "failed", headline, "min", "max", "train_loss"):
         table.add_column(column, justify="right", no_wrap=True)
     for p in points:
-        cells = [str(p["overrides"][k]) for k in keys] + [str(p["runs"]), str(p["failed"])]
+        cells = [value_text(p["overrides"][k]) for k in keys] + [str(p["runs"]), str(p["failed"])]
         for name, parts in ((headline, ("mean", "min", "max")), ("train_loss", ("mean",))):
-            s = p["metrics"].get(name) or {"mean": None}
+            split, metric = parse_flat(name)
+            s = p["metrics"].get(split, {}).get(metric) or {"mean": None}
             if s["mean"] is None:
                 cells += ["-"] * len(parts)
             else:
@@ -38,14 +44,16 @@ def points_table(points: list[dict], headline: str, title: str) -> Table:
 def folds_table(rows: list[dict], headline: str) -> Table:
     """k-fold: one row per model: fold, seed, grid values, status, the headline metric and the losses."""
     metric = headline.partition("_")[2]
-    columns = [c for c in (f"train_{metric}", f"val_{metric}", f"test_{metric}", "train_loss")
-               if any(c in r["metrics"] for r in rows)]
+    columns = [(split, name) for split, name in (("train", metric), ("val", metric), ("test", metric),
+                                                 ("train", "loss"))
+               if any(name in r["metrics"].get(split, {}) for r in rows)]
     keys = list(rows[0]["overrides"]) if rows else []
     table = Table(title="per fold", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("fold", "seed", *keys, "status", *columns):
+    for column in ("fold", "seed", *keys, "status", *[f"{split}_{name}" for split, name in columns]):
         table.add_column(column, justify="left" if column in ("status", *keys) else "right", no_wrap=True)
     for r in rows:
-        values = [_fmt(r["metrics"][c]) if c in r["metrics"] else "-" for c in columns]
+        values = [_fmt(r["metrics"][split][name]) if name in r["metrics"].get(split, {}) else "-"
+                  for split, name in columns]
         table.add_row(str(r["fold"]), str(r["seed"]), *[str(r["overrides"][k]) for k in keys], r["status"], *values)
     return table
 

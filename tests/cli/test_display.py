@@ -17,7 +17,7 @@ def test_jsonl_streams_one_event_per_logged_epoch_then_the_json_object(cli):
     assert [e["epoch"] for e in lines[:-1]] == [2, 4] and all(e["event"] == "epoch" for e in lines[:-1])
     assert {"train_loss", "test_loss", "test_r2", "seconds"} <= set(lines[0])
     summary = json.loads((cli.out.glob("*/summary.json").__next__()).read_text())
-    assert lines[-1] == summary and lines[-1]["train_loss"] == lines[-2]["train_loss"]
+    assert lines[-1] == summary and lines[-1]["metrics"]["test"]["loss"] == lines[-2]["test_loss"]
     assert result.stderr == ""
 
 
@@ -26,14 +26,14 @@ def test_json_and_jsonl_together_is_a_usage_error(cli):
     assert "--json and --jsonl" in result.stderr and not cli.out.exists()
 
 
-def test_quiet_prints_only_the_final_report(cli):
+def test_quiet_prints_only_the_final_report_and_where_it_was_saved(cli):
     out = cli("train", LINEAR, "train.epochs=2", "--out", cli.out, "--quiet", "--no-plots").stdout
-    assert "regression metrics" in out and "train loss" not in out.splitlines()[0] and "saved" not in out
-    assert "epoch" not in out
+    assert out.startswith("regression metrics") and "epoch" not in out and "plots" not in out
+    assert out.splitlines()[-1] == f"saved {next(cli.out.iterdir())}"
 
 
 def _train_on_terminal(args, monkeypatch) -> str:
-    """Run nnlab in-process with stdout and stderr on a pseudo-terminal; return what the terminal got."""
+    """Run nnlab in-process with stdout and stderr on a pseudo-terminal; return the bytes the terminal got."""
     import pty
     import threading
 
@@ -97,3 +97,46 @@ def test_a_closed_pipe_stops_quietly_with_exit_141(cli, monkeypatch):
     monkeypatch.setattr(nnlab.training.loop, "fit", closed)  # what print does when `| head` has exited
     result = cli("train", LINEAR, "--out", cli.out, "--jsonl", code=141)
     assert result.stderr == ""
+
+
+def _final_screen(stream: str, columns: int) -> list[str]:
+    """The screen a terminal of `columns` shows after `stream` (pyte emulates it), trailing blanks dropped."""
+    import pyte
+
+    screen = pyte.Screen(columns, 3000)  # tall enough that nothing scrolls away
+    pyte.Stream(screen).feed(stream.replace("\n", "\r\n"))  # the tty's onlcr: newline returns the carriage too
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns, no_color", [(100, True), (100, False), (200, True), (200, False)])
+def test_the_final_screen_has_whole_table_rows_and_no_bar_left(tmp_path, monkeypatch, columns, no_color):
+    import re
+
+    pytest.importorskip("pyte", reason="needs the test extra: pip install -e '.[test]'")
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("LINES", "50")
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    stream = _train_on_terminal([ROOT / "configs" / "wine_mlp.yaml", "train.epochs=4000", "train.log_every=400",
+                                 "--out", tmp_path, "--no-plots"], monkeypatch)
+    assert len(re.findall(r"\d+/4000", stream)) > 3  # the bar was drawn, several times, while rows printed
+    screen = _final_screen(stream, columns)
+    bar = re.compile(r"\d+/4000|[╸╺]|━ *loss|loss (…|\d)|\d:\d\d:\d\d")  # pieces of a bar frame
+    assert not any(bar.search(line) for line in screen), "\n".join(screen)
+    header = next(i for i, line in enumerate(screen) if line.split()[:2] == ["epoch", "train_loss"])
+    assert screen[header].split() == ["epoch", "train_loss", "test_loss", "test_accuracy", "time"]
+    rows = screen[header + 1:header + 11]
+    assert [row.split()[0] for row in rows] == [str(e) for e in range(400, 4001, 400)], "\n".join(screen)
+    assert all(re.fullmatch(r" *\d+ +[\d.e-]+ +[\d.e-]+ +[01]\.\d{4} +\d+\.\d\ds", row) for row in rows), \
+        "\n".join(rows)
+    assert len({len(row) for row in rows + [screen[header]]}) == 1  # every row lines up with the header
+    assert screen[header + 11].startswith("classification report: train") and screen[-1].startswith("saved ")

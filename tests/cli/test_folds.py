@@ -18,9 +18,9 @@ def test_folds_json_carries_the_mean_over_folds_and_each_fold(cli):
     (point,) = summary["points"]
     folds = summary["per_fold"]
     assert [(f["fold"], f["seed"]) for f in folds] == [(0, 6202), (1, 6202), (2, 6202)]
-    accuracies = [f["metrics"]["test_accuracy"] for f in folds]
-    assert point["metrics"]["test_accuracy"]["mean"] == pytest.approx(sum(accuracies) / 3)
-    assert point["metrics"]["test_accuracy"]["n"] == 3
+    accuracies = [f["metrics"]["test"]["accuracy"] for f in folds]
+    assert point["metrics"]["test"]["accuracy"]["mean"] == pytest.approx(sum(accuracies) / 3)
+    assert point["metrics"]["test"]["accuracy"]["n"] == 3
     sub = json.loads((Path(folds[1]["run_dir"]) / "summary.json").read_text())
     assert sub["metrics"]["test"]["accuracy"] == accuracies[1]
     receipt = json.loads((Path(folds[1]["run_dir"]) / "receipt.json").read_text())
@@ -46,5 +46,5 @@ def test_a_fold_sub_run_reproduces_in_its_stack_and_evaluates_its_own_fold(cli):
     assert "reproduced: every number is identical" in cli("reproduce", run_dir).stdout
     recorded = json.loads((Path(run_dir) / "summary.json").read_text())
     for split in ("train", "val", "test"):
-        evaluated = json.loads(cli("eval", run_dir, "--split", split, "--json").stdout)["metrics"]
+        evaluated = json.loads(cli("eval", run_dir, "--split", split, "--json").stdout)["metrics"][split]
         assert evaluated == pytest.approx(recorded["metrics"][split], rel=1e-6)

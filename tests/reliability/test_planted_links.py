@@ -83,8 +83,13 @@ def regular_files_only(folder: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_a_resume_writes_every_run_file_without_following_a_planted_link(cli, tmp_path, victims, racing):
+def _no_helper(*args, **kwargs):
+    raise OSError("no helper process in this test")
+
+
+def test_a_resume_writes_every_run_file_without_following_a_planted_link(cli, tmp_path, victims, racing, monkeypatch):
     cli.plots = True
+    monkeypatch.setattr("nnlab.views.plotter.subprocess.Popen", _no_helper)  # plots drawn here, where writes race
     run_dir = tmp_path / "run"
     cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--run-dir", run_dir, "--quiet")
     planted = plant(run_dir, RUN_FILES, victims, final=["summary.json", "metrics.csv", "loss.png"])

@@ -15,9 +15,9 @@ def test_runs_lists_newest_first_with_overrides_metrics_and_status(cli):
     assert [r["path"] for r in rows] == [second["run_dir"], first["run_dir"]]
     assert rows[0]["overrides"] == ["train.epochs=3", "seed=4"] and rows[0]["status"] == "finished"
     assert rows[0]["metrics"] == second["metrics"] and rows[0]["epochs"] == 3 and rows[0]["model"] == "mlp 5-5-5 relu"
-    assert rows[1]["name"] == "linear-regression" and rows[1]["train_loss"] == first["train_loss"]
+    assert rows[1]["name"] == "linear-regression" and rows[1]["metrics"] == first["metrics"]
     table = cli("runs", cli.out).stdout
-    assert Path(second["run_dir"]).name in table and "seed=4" in table and "test acc" in table
+    assert Path(second["run_dir"]).name in table and "seed=4" in table and "test_accuracy" in table
 
 
 def test_runs_filters_by_name_and_shows_broken_runs_without_crashing(cli):
@@ -50,7 +50,7 @@ def test_compare_shows_config_differences_and_metrics_side_by_side(cli):
     b = cli.train_json(LINEAR, "train.epochs=3", "optimizer.lr=0.01")
     compared = json.loads(cli("compare", a["run_dir"], b["run_dir"], "--json").stdout)
     assert compared["config"] == {"optimizer.lr": [0.03, 0.01], "train.epochs": [2, 3]}
-    assert compared["metrics"]["train_loss"] == [a["train_loss"], b["train_loss"]]
+    assert compared["metrics"]["metrics.train.loss"] == [a["metrics"]["train"]["loss"], b["metrics"]["train"]["loss"]]
     assert compared["metrics"]["metrics.test.r2"] == [a["metrics"]["test"]["r2"], b["metrics"]["test"]["r2"]]
     out = cli("compare", a["run_dir"], b["run_dir"]).stdout
     assert "config differences" in out and "optimizer.lr" in out and "results" in out

@@ -27,7 +27,7 @@ def test_predict_writes_inputs_plus_prediction_and_probabilities(cli, wine_run, 
     assert frame[original.columns].equals(original)
     proba = frame[["proba_1", "proba_2", "proba_3"]].to_numpy()
     assert np.allclose(proba.sum(1), 1) and (frame["prediction"] == proba.argmax(1) + 1).all()
-    accuracy = json.loads(cli("eval", wine_run, "--data", WINE, "--json").stdout)["metrics"]["accuracy"]
+    accuracy = json.loads(cli("eval", wine_run, "--data", WINE, "--json").stdout)["metrics"]["data"]["accuracy"]
     assert (frame["prediction"] == frame["class"]).mean() == pytest.approx(accuracy)  # same model, same numbers
 
 

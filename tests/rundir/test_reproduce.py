@@ -61,7 +61,7 @@ def test_reproduce_matches_exactly_from_the_run_directory_alone(cli, tmp_path):
     result = json.loads(cli("reproduce", run_dir, "--json").stdout)
     assert result["identical"] and result["data_changed"] is None and result["conditions_differ"] == []
     keys = {row["key"] for row in result["numbers"]}
-    assert {"train_loss", "metrics.test.accuracy", "metrics.train.macro_f1"} <= keys
+    assert {"metrics.train.loss", "metrics.test.accuracy", "metrics.train.macro_f1"} <= keys
     assert "reproduced: every number is identical" in cli("reproduce", run_dir).stdout
 
 

@@ -95,7 +95,11 @@ def test_an_interrupted_run_can_be_evaluated(cli, tiny, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     result = cli("train", tiny(), "--run-dir", run_dir, "--quiet", code=143)
     assert "interrupted by SIGTERM at epoch 3, step 12" in result.stderr
-    assert json.loads(cli("eval", run_dir, "--json").stdout)["metrics"]["r2"] < 1
+    evaluated = json.loads(cli("eval", run_dir, "--json").stdout)["metrics"]["test"]
+    assert evaluated["r2"] < 1
+    summary = json.loads((run_dir / SUMMARY).read_text())  # the weights where it stopped, scored: no null loss
+    assert summary["status"] == "interrupted" and (summary["epoch"], summary["epochs"], summary["steps"]) == (2, 6, 12)
+    assert summary["metrics"]["test"] == evaluated and summary["metrics"]["train"]["loss"] > 0
     assert (run_dir / METRICS).read_text().splitlines()[0] == "epoch,train_loss,test_loss,test_r2"
     assert len((run_dir / METRICS).read_text().splitlines()) == 2  # the row of epoch 2
 

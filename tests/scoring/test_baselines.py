@@ -26,12 +26,12 @@ def test_loss_value_matches_torch(name):
 def test_cubic_least_squares_is_the_known_optimum():
     cfg = load_config(ROOT / "configs" / "cubic_sine.yaml")
     splits = load_data(cfg)
-    network = {"train": np.zeros_like(splits.y_train, dtype=np.float64)}
+    network = {"train": {"loss": 12.0}}
     compared = baseline.compare(cfg, splits, network)
     assert compared["baseline"]["train"]["loss"] == pytest.approx(8.817, abs=5e-4)
     b, d = compared["parameters"]["coefficients"][1], compared["parameters"]["coefficients"][3]
     assert b == pytest.approx(0.857, abs=1e-3) and d == pytest.approx(-0.0933, abs=1e-4)
-    assert compared["network"]["train"]["loss"] == pytest.approx(float((splits.y_train.astype(float) ** 2).sum()))
+    assert compared["network"] == network  # the network's own metrics, as its report has them
 
 
 def test_linear_least_squares_matches_scikit_learn():
@@ -39,8 +39,7 @@ def test_linear_least_squares_matches_scikit_learn():
 
     cfg = load_config(ROOT / "configs" / "linear_regression.yaml")
     splits = load_data(cfg)
-    zeros = {s: np.zeros((n, 1)) for s, n in (("train", len(splits.X_train)), ("test", len(splits.X_test)))}
-    compared = baseline.compare(cfg, splits, zeros)
+    compared = baseline.compare(cfg, splits, {"train": {}, "test": {}})
     ref = LinearRegression().fit(splits.X_train, splits.y_train[:, 0])
     b, *w = compared["parameters"]["intercept_and_weights"]
     assert b == pytest.approx(ref.intercept_, abs=1e-5) and w == pytest.approx(ref.coef_.tolist(), abs=1e-5)
@@ -52,21 +51,22 @@ def test_logistic_baseline_is_scikit_learns_logistic_regression():
 
     cfg = load_config(ROOT / "configs" / "logistic_neuron.yaml")
     splits = load_data(cfg)
-    scores = {"train": np.zeros((len(splits.X_train), 1)), "test": np.zeros((len(splits.X_test), 1))}
-    compared = baseline.compare(cfg, splits, scores)
+    compared = baseline.compare(cfg, splits, {"train": {}, "test": {}})
     ref = LogisticRegression(max_iter=1000).fit(splits.X_train, splits.y_train[:, 0].astype(int))
     assert compared["baseline"]["test"]["accuracy"] == ref.score(splits.X_test, splits.y_test[:, 0].astype(int))
-    assert compared["network"]["train"]["loss"] == pytest.approx(np.log(2))  # logit 0 everywhere: p = 1/2
+    p = ref.predict_proba(splits.X_train)[:, 1]
+    y = splits.y_train[:, 0]
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert compared["baseline"]["train"]["loss"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_mlp_baseline_reports_non_convergence_as_data_not_a_warning(monkeypatch):
     monkeypatch.setattr(baseline, "SKLEARN_ITERATIONS", 3)
     cfg = load_config(ROOT / "configs" / "wine_mlp.yaml")
     splits = load_data(cfg)
-    scores = {"train": np.zeros((len(splits.X_train), 3)), "test": np.zeros((len(splits.X_test), 3))}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning escaping compare() fails the test
-        compared = baseline.compare(cfg, splits, scores)
+        compared = baseline.compare(cfg, splits, {"train": {}, "test": {}})
     assert compared["note"] == "did not converge in 3 iterations" and "MLPClassifier(5, 5, 5)" in compared["method"]
     assert set(compared["baseline"]) == {"train", "test"}
 
@@ -78,5 +78,15 @@ def test_cli_shows_network_vs_baseline(cli):
     assert cubic["baseline"]["baseline"]["train"]["loss"] == pytest.approx(8.817, abs=5e-4) and 0 < gap < 10
     assert "baseline" not in cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5")
     out = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--baseline", "--out", cli.out).stdout
-    assert "network vs baseline: scikit-learn MLPClassifier" in out and "test accuracy" in out
+    assert "network vs baseline: scikit-learn MLPClassifier" in out and "test_accuracy" in out
     assert "ConvergenceWarning" not in out
+
+
+def test_an_sse_baseline_loss_is_on_the_scale_of_one_training_step():
+    cfg = load_config(ROOT / "configs" / "cubic_sine.yaml", ["data.test_size=0.25", "train.batch_size=100"])
+    splits = load_data(cfg)
+    compared = baseline.compare(cfg, splits, {"train": {}, "test": {}})
+    train, test = compared["baseline"]["train"]["loss"], compared["baseline"]["test"]["loss"]
+    # 1500 train rows in 15 steps of 100: each split's sum of squares per 100 rows, so the two compare
+    assert train == pytest.approx(compared["baseline"]["train"]["mse"] * 100, rel=1e-9)
+    assert test == pytest.approx(compared["baseline"]["test"]["mse"] * 100, rel=1e-9)

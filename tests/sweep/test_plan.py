@@ -58,7 +58,7 @@ def test_plan_falls_back_to_sequential_when_stacked_data_would_be_too_big(monkey
 
 
 def result(accuracy, baseline=0.4, status="finished", loss=0.1):
-    outcome = Outcome({"train": {"accuracy": 1.0}, "test": {"accuracy": accuracy}}, {})
+    outcome = Outcome({"train": {"loss": loss, "accuracy": 1.0}, "test": {"accuracy": accuracy}}, {})
     return TrialResult(Fit([{"train_loss": loss}], 1, 0.0), outcome, status, 1, "cpu", baseline)
 
 
@@ -80,7 +80,7 @@ def test_summarize_gives_mean_std_min_max_best_first():
     results = [result(0.5), result(0.7), result(0.9), result(1.0)]
     points = aggregate.summarize(trials, results, "classification")
     assert [p["overrides"]["optimizer.lr"] for p in points] == ["0.5", "0.1"]
-    s = points[1]["metrics"]["test_accuracy"]
+    s = points[1]["metrics"]["test"]["accuracy"]
     assert s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(math.sqrt(0.02))  # sample std
     assert (s["min"], s["max"], points[1]["failed"]) == (0.5, 0.7, 0)
 

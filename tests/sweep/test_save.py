@@ -43,27 +43,27 @@ def test_train_seeds_writes_one_evaluable_run_per_seed(cli):
     rows = list(csv.DictReader(open(parent / "runs.csv")))
     assert [r["seed"] for r in rows] == ["0", "1", "2"]
     accuracies = [float(r["test_accuracy"]) for r in rows]
-    stats = summary["points"][0]["metrics"]["test_accuracy"]
+    stats = summary["points"][0]["metrics"]["test"]["accuracy"]
     assert stats["mean"] == pytest.approx(sum(accuracies) / 3) and stats["max"] == max(accuracies)
     # each sub-run is an ordinary run directory; eval reproduces it, and it equals `train seed=S`
     single = cli.train_json(WINE_CFG, "train.epochs=20", "seed=1")
     sub = json.loads((parent / "seed1" / "summary.json").read_text())
     assert sub["metrics"] == single["metrics"] and sub["path"] == "vectorized"
     evaluated = json.loads(cli("eval", parent / "seed1", "--json").stdout)
-    assert evaluated["metrics"] == sub["metrics"]["test"]
+    assert evaluated["metrics"]["test"] == sub["metrics"]["test"]
 
 
 def test_sweep_table_csv_and_sequential_fallback(cli):
     args = ["sweep", WINE_CFG, "--grid", "optimizer.lr=0.001,0.2", "--seeds", "2", "train.epochs=30", "--out", cli.out]
     summary = json.loads(cli(*args, "--json").stdout)
-    assert [p["overrides"] for p in summary["points"]] == [{"optimizer.lr": "0.2"}, {"optimizer.lr": "0.001"}]
+    assert [p["overrides"] for p in summary["points"]] == [{"optimizer.lr": 0.2}, {"optimizer.lr": 0.001}]
     assert summary["points"][0]["failed"] <= summary["points"][1]["failed"] == 2  # lr 0.001 learns nothing in 30 steps
     points = list(csv.DictReader(open(Path(summary["run_dir"]) / "points.csv")))
     assert [p["optimizer.lr"] for p in points] == ["0.2", "0.001"] and points[0]["rank"] == "1"
     sequential = json.loads(cli(*args, "--no-vectorize", "--json").stdout)
     assert sequential["paths"][0]["path"] == "sequential"
     for a, b in zip(summary["points"], sequential["points"]):
-        assert a["metrics"]["test_accuracy"] == pytest.approx(b["metrics"]["test_accuracy"])
+        assert a["metrics"]["test"]["accuracy"] == pytest.approx(b["metrics"]["test"]["accuracy"])
     text = cli(*args).stdout
     assert "failed to learn" in text and "test_accuracy" in text and "0.2" in text
 

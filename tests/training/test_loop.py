@@ -33,7 +33,7 @@ def test_linear_model_reaches_the_least_squares_fit(tmp_path):
 
     cfg = config(tmp_path, LINEAR)
     splits, setup, _ = run(cfg)
-    learned = assess_splits(setup.model, cfg, splits, setup.tensors).parameters["learned"]
+    learned = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn).parameters["learned"]
     raw_X = splits.X_train * splits.prep.scale + splits.prep.mean
     ols = LinearRegression().fit(raw_X, splits.y_train[:, 0])
     assert np.allclose(learned["weights"], ols.coef_, atol=1e-3)
@@ -111,6 +111,28 @@ def test_threads_one_for_tiny_models_more_for_large_steps():
     assert choose_threads(None, n_params=10_000_000, batch_rows=1024) >= 1
 
 
+@pytest.mark.parametrize("name, overrides", [
+    ("wine_mlp.yaml", ["train.epochs=40"]), ("linear_regression.yaml", ["train.epochs=3"]),
+    ("random_mlp.yaml", ["train.epochs=5", "data.test_size=0.25"]),  # sse, minibatches of 16
+    ("logistic_neuron.yaml", ["train.epochs=20"])])
+def test_the_last_logged_row_is_the_final_metrics_under_the_same_names(name, overrides):
+    """One name, one number: metrics.csv's last test_loss and test_accuracy equal metrics.test.* bit for bit (same
+    model, split and arithmetic), test_r2 to float64 rounding (torch and numpy sum in another order); an sse test
+    loss is on the train loss's scale (per training step's rows)."""
+    cfg = load_config(ROOT / "configs" / name, overrides)
+    splits, setup, result = run(cfg)
+    final = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn).metrics["test"]
+    last = result.history[-1]
+    assert last["test_loss"] == final["loss"] and last.get("test_accuracy") == final.get("accuracy")
+    assert last.get("test_r2") == pytest.approx(final.get("r2"), rel=1e-12)
+    if cfg.loss == "sse":
+        X_test, y_test = setup.tensors[2:]
+        with torch.no_grad():
+            total = torch.nn.MSELoss(reduction="sum")(setup.model(X_test), y_test).item()
+        rows_per_step = len(splits.X_train) / -(-len(splits.X_train) // cfg.train.batch_size)
+        assert final["loss"] == pytest.approx(total * rows_per_step / len(X_test), rel=1e-6)
+
+
 WINE_CFG = ROOT / "configs" / "wine_mlp.yaml"
 
 
@@ -126,7 +148,8 @@ def test_wine_with_a_validation_split_stops_early_and_generalizes():
     splits, setup, result = run(cfg)
     assert result.stopped == "early_stopping" and result.stopped_epoch < 5000
     assert result.stopped_epoch == result.best_epoch + 50
-    assert assess_splits(setup.model, cfg, splits, setup.tensors).metrics["test"]["accuracy"] >= 0.9
+    assert assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn,
+                        val=setup.val).metrics["test"]["accuracy"] >= 0.9
 
 
 @pytest.mark.parametrize("restore_best", [True, False])

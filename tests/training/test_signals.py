@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from helpers import ROOT, alive, fork_cli, wait_for, write_config
-from nnlab.rundir.safefile import record_path
 from nnlab.rundir.store import CHECKPOINT, SUMMARY, load_run
 
 # Full batch, one step an epoch, a checkpoint every epoch: many saves for a kill to land in.
@@ -68,12 +67,14 @@ def test_kill_9_at_20_random_moments_never_loses_the_checkpoint(cli, tmp_path):
     """
     config = write_config(tmp_path, LONG.replace("EPOCHS", "100000"))
     run_dir, rng = tmp_path / "run", random.Random(20261122)
-    epochs_seen, record = [], record_path(run_dir / CHECKPOINT)
+    epochs_seen, checkpoint = [], run_dir / CHECKPOINT
     for attempt in range(20):
         args = ["train", config, "--run-dir", run_dir] if attempt == 0 else ["train", "--resume", run_dir]
-        before = record.stat().st_mtime_ns if record.exists() else -1
+        before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else -1
         pid = fork_cli([*args, "--quiet"])
-        wait_for(record, lambda: alive(pid), after_ns=before)  # it has saved once: now it trains and saves
+        # A new checkpoint renamed into place (its sha256 record is written first: a kill between the two keeps
+        # the old checkpoint, which still verifies): it has saved once, now it trains and saves.
+        wait_for(checkpoint, lambda: alive(pid), after_ns=before)
         time.sleep(rng.uniform(0.0, 0.1))  # times the kill only: it lands in a step or in a save
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)

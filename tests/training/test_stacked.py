@@ -96,7 +96,7 @@ def test_a_diverged_run_reports_the_same_on_both_paths_and_stays_out_of_the_mean
     assert [r.status for r in stacked] == [r.status for r in alone] == ["finished", "diverged"]
     for results in (stacked, alone):
         assert math.isfinite(flat_metrics(results[0])["train_loss"])
-        assert math.isnan(flat_metrics(results[1])["train_loss"])  # not the last huge loss logged before NaN
+        assert "train_loss" not in flat_metrics(results[1])  # no final numbers: not the last huge loss logged
     assert len(alone[1].fit.history) == len(stacked[1].fit.history) > 0  # both keep the rows logged before
 
 
@@ -110,7 +110,7 @@ def assert_same_models(stacked, alone, rtol=1e-5, atol=1e-6):
         assert [r["epoch"] for r in s.fit.history] == [r["epoch"] for r in a.fit.history]
         assert s.fit.history[-1].keys() == a.fit.history[-1].keys()
         for split in s.metrics:
-            assert s.metrics[split] == pytest.approx(a.metrics[split], rel=1e-6), split
+            assert s.metrics[split] == pytest.approx(a.metrics[split], rel=1e-5), split  # float rounding
 
 
 @pytest.mark.parametrize("extra", [

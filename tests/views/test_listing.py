@@ -16,19 +16,20 @@ def render(table, width=200) -> str:
 
 def test_runs_table_shows_the_headline_metric_of_the_test_split_else_train():
     rows = [{"run": "wine-1", "time": "2026-12-01 10:00:00", "model": "mlp 5-5-5 relu", "overrides": ["seed=3"],
-             "epochs": 1000, "train_loss": 0.0136, "metrics": {"test": {"accuracy": 1.0}}, "status": "finished"},
+             "epochs": 1000, "metrics": {"train": {"loss": 0.0136}, "test": {"accuracy": 1.0}}, "status": "finished"},
             {"run": "cubic-1", "time": "2026-12-01 09:00:00", "model": "polynomial degree 3", "overrides": [],
-             "epochs": 2000, "train_loss": 12.27, "metrics": {"train": {"r2": 0.99}, "test": {}},
+             "epochs": 2000, "epoch": 120, "metrics": {"train": {"loss": 12.27, "r2": 0.99}, "test": {}},
              "status": "interrupted"}]
     text = render(runs_table(rows))
-    assert "test acc 1.0000" in text and "train R² 0.9900" in text and "seed=3" in text and "interrupted" in text
+    assert "test_accuracy 1.0000" in text and "train_r2 0.9900" in text and "seed=3" in text and "interrupted" in text
+    assert "120/2000" in text and "12.27" in text and "0.0136" in text
     assert "12-01 10:00" in text
 
 
 def test_compare_and_reproduce_tables_put_values_side_by_side():
     text = render(compare_table(["a", "b"], [("optimizer.lr", [0.05, 0.1]), ("seed", [None, 3])], "config"))
     assert "optimizer.lr" in text and "0.05" in text and "0.1" in text and "—" in text
-    text = render(reproduce_table([{"key": "train_loss", "recorded": 0.5, "reproduced": 0.5},
+    text = render(reproduce_table([{"key": "metrics.train.loss", "recorded": 0.5, "reproduced": 0.5},
                                    {"key": "metrics.test.accuracy", "recorded": 1.0, "reproduced": 0.9}]))
     assert "identical" in text and "differs" in text and "-0.1" in text
 

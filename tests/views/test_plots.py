@@ -61,7 +61,7 @@ def test_loss_plot_uses_log_scale_only_when_the_loss_spans_decades(tmp_path, mon
     plots.loss_curve(tmp_path / "a.png", steep, "mse", "t")
     plots.loss_curve(tmp_path / "b.png", flat, "sse", "t")
     assert scales == [("log", "loss: mean squared error (log scale)", True),
-                      ("linear", "loss: sum of squared errors", True)]
+                      ("linear", "loss: sum of squared errors per step", True)]
 
 
 def test_summary_is_unchanged_by_plotting(cli):

@@ -34,7 +34,7 @@ def test_loss_table_rows_line_up_with_the_header():
     header = render(table.header()).rstrip("\n")
     row = render(table.row({"epoch": 100, "train_loss": 0.5, "test_loss": 0.25, "test_accuracy": 0.9,
                             "seconds": 1.5})).rstrip("\n")
-    assert len(header) == len(row) and "test accuracy" in header and "0.9000" in row and "1.50s" in row
+    assert len(header) == len(row) and "test_accuracy" in header and "0.9000" in row and "1.50s" in row
 
 
 def test_loss_table_adds_validation_and_lr_columns_and_the_stop_line():
@@ -44,8 +44,7 @@ def test_loss_table_adds_validation_and_lr_columns_and_the_stop_line():
     header = render(table.header()).rstrip("\n")
     row = render(table.row({"epoch": 10, "train_loss": 0.5, "val_loss": 0.6, "val_r2": 0.81, "test_loss": 0.7,
                             "test_r2": 0.8, "lr": 0.0125, "seconds": 1.0})).rstrip("\n")
-    assert header.split() == ["epoch", "train", "loss", "val", "loss", "val", "R²", "test", "loss", "test", "R²", "lr",
-                              "time"]
+    assert header.split() == ["epoch", "train_loss", "val_loss", "val_r2", "test_loss", "test_r2", "lr", "time"]
     assert len(header) == len(row) and "0.8100" in row and "0.0125" in row
     summary = {"stopped": "early_stopping", "stopped_epoch": 30, "epochs": 50, "best_epoch": 20, "monitor": "val_loss",
                "best": 0.25}

@@ -19,9 +19,9 @@ def stats(mean, std=0.0):
 
 def test_one_row_per_grid_point_best_first_with_the_headline_as_mean_and_spread():
     points = [{"overrides": {"optimizer.lr": "0.2"}, "runs": 2, "failed": 0,
-               "metrics": {"test_accuracy": stats(0.95, 0.01), "train_loss": stats(0.1)}},
+               "metrics": {"test": {"accuracy": stats(0.95, 0.01)}, "train": {"loss": stats(0.1)}}},
               {"overrides": {"optimizer.lr": "0.001"}, "runs": 2, "failed": 2,
-               "metrics": {"test_accuracy": stats(0.4), "train_loss": stats(1.1)}}]
+               "metrics": {"test": {"accuracy": stats(0.4)}, "train": {"loss": stats(1.1)}}}]
     lines = [line for line in render(points_table(points, "test_accuracy", "wine: 4 runs")).splitlines()
              if line.strip() and not set(line.strip()) <= set("─━ ")]
     assert lines[0].startswith("wine: 4 runs") and "optimizer.lr" in lines[1] and "test_accuracy" in lines[1]
@@ -31,7 +31,8 @@ def test_one_row_per_grid_point_best_first_with_the_headline_as_mean_and_spread(
 
 def test_train_seeds_gets_one_row_per_metric():
     points = [{"overrides": {}, "runs": 3, "failed": 0,
-               "metrics": {"test_accuracy": stats(0.9, 0.05), "train_loss": stats(0.2),
-                           "test_r2": {"mean": None, "std": None, "min": None, "max": None, "n": 0}}}]
+               "metrics": {"test": {"accuracy": stats(0.9, 0.05),
+                                    "r2": {"mean": None, "std": None, "min": None, "max": None, "n": 0}},
+                           "train": {"loss": stats(0.2)}}}]
     text = render(points_table(points, "test_accuracy", "seeds"))
     assert "0.9000 ± 0.0500" in text and "train_loss" in text and "test_r2" not in text
