@@ -40,6 +40,11 @@ class SGD:
         for p in self.params:
             p.grad = None
 
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Stacked models (dim 0 indexes them): keep those at `index`, training `params` from now on."""
+        self.params = list(params)
+        self.momentum_buffers = keep_rows(self.momentum_buffers, index)
+
     def state_dict(self) -> dict:
         return {"momentum_buffers": self.momentum_buffers}
 
@@ -84,6 +89,11 @@ class Adam:
         for p in self.params:
             p.grad = None
 
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Stacked models (dim 0 indexes them): keep those at `index`, training `params` from now on."""
+        self.params = list(params)
+        self.exp_avgs, self.exp_avg_sqs = keep_rows(self.exp_avgs, index), keep_rows(self.exp_avg_sqs, index)
+
     def state_dict(self) -> dict:
         return {"t": self.t, "exp_avgs": self.exp_avgs, "exp_avg_sqs": self.exp_avg_sqs}
 
@@ -91,3 +101,10 @@ class Adam:
         self.t = int(state["t"])
         self.exp_avgs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avgs"], self.params)]
         self.exp_avg_sqs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avg_sqs"], self.params)]
+
+
+def keep_rows(tensors: list[torch.Tensor] | None, index: list[int]) -> list[torch.Tensor] | None:
+    """Rows `index` (dim 0) of each tensor: the state of the stacked models that stay."""
+    if tensors is None:
+        return None
+    return [t.index_select(0, torch.tensor(index, dtype=torch.long, device=t.device)) for t in tensors]

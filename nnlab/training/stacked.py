@@ -8,7 +8,7 @@ each alone (bit for bit in the cases tests/test_vectorized.py checks, to float r
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -60,6 +60,13 @@ class Stacked:
             base = self.template
             self._vmapped = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
         return self._vmapped(self.params, self.buffers, X)
+
+    def keep(self, index: list[int]) -> None:
+        """Keep only the models at `index` (in that order): fresh leaf tensors, so the next steps are cheaper."""
+        at = torch.tensor(index, dtype=torch.long, device=next(iter(self.params.values())).device)
+        self.params = {k: p.detach().index_select(0, at).requires_grad_() for k, p in self.params.items()}
+        self.buffers = {k: b.index_select(0, at) for k, b in self.buffers.items()}
+        self.k = len(index)
 
     def module(self, k: int) -> nn.Module:
         """Model k as an ordinary nn.Module on the CPU (a copy)."""
@@ -115,6 +122,15 @@ class StackedSGD:
         for p in self.params:
             p.grad = None
 
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Keep the models at `index`: their lr, momentum, decay and momentum buffers; train `params` now."""
+        from nnlab.training.optim import keep_rows
+
+        self.params = params
+        self.lr, self.momentum, self.weight_decay = (keep_rows(values, index)
+                                                     for values in (self.lr, self.momentum, self.weight_decay))
+        self.momentum_buffers = keep_rows(self.momentum_buffers, index)
+
 
 def make_stacked_optimizer(params: list[torch.Tensor], configs: list):
     """One optimizer for the stack: nnlab.optim's own when the models share settings, else StackedSGD."""
@@ -140,6 +156,20 @@ class StackedSetup:
     threads: int
     task: str
     seeds: list[int]  # model k's shuffling stream
+
+    def keep(self, index: list[int]) -> None:
+        """Compact the stack to the models at `index`: parameters, optimizer state, data tensors and seeds."""
+        self.stack.keep(index)
+        self.optimizer.keep(index, list(self.stack.params.values()))
+        self.tensors = tuple(keep_data(t, index) for t in self.tensors)
+        self.seeds = [self.seeds[i] for i in index]
+
+
+def keep_data(t: torch.Tensor, index: list[int]) -> torch.Tensor:
+    """Rows `index` of a (K, N, ...) data tensor; a shared copy (an expanded view) stays one copy."""
+    if t.shape[0] and t.stride(0) == 0:
+        return t[0].expand(len(index), *t.shape[1:])
+    return t.index_select(0, torch.tensor(index, dtype=torch.long, device=t.device))
 
 
 def prepare_stacked(cfgs: list[RunConfig], splits: list) -> StackedSetup:
@@ -172,10 +202,16 @@ class StackedFit:
 
     fits: list[Fit]
     diverged_at: list[int | None]
+    stopped_at: list[int | None] = field(default_factory=list)  # the epoch `prune` dropped a model at (None: kept)
 
 
-def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = None) -> StackedFit:
-    """fit() for K stacked models; a set `stop.signum` ends it after the current step (Interrupted)."""
+def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = None, prune=None) -> StackedFit:
+    """fit() for K stacked models; a set `stop.signum` ends it after the current step (Interrupted).
+
+    `prune` (successive halving) has `epochs`, the rungs: at each, after the epoch is logged, `prune(epoch,
+    setup, members)` gets the original indices of the models still in the stack; when it returns a subset,
+    the stack is compacted to it (the dropped models' Fits end there).
+    """
     from torch.func import vmap
 
     stack, loss_fn, optimizer, task = setup.stack, setup.loss_fn, setup.optimizer, setup.task
@@ -188,7 +224,10 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
     models = torch.arange(K, device=device)[:, None]
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
-    check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
+    members, stopped_at, ended = list(range(K)), [None] * K, {}  # halving: who is still in the stack
+    rungs = set(prune.epochs) if prune is not None else set()
+    # as fit(): reading a CUDA flag is a host sync; halving checks every epoch, as it may compact after any
+    check_every = 1 if device.type == "cpu" or prune is not None else log_every
     unchecked = []  # epoch losses (K,) not yet checked for finiteness
     steps, start = 0, time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
@@ -209,24 +248,34 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
                 raise interrupted(stop.signum, f"epoch {epoch}")
         steps += n_batches
         unchecked.append(epoch_loss)
-        logged = epoch % log_every == 0 or epoch == cfg.epochs
+        logged = epoch % log_every == 0 or epoch == cfg.epochs or epoch in rungs
         if logged or epoch % check_every == 0:
             finite = torch.isfinite(torch.stack(unchecked)).tolist()  # (epochs since the last check, K)
             for checked_epoch, row in enumerate(finite, start=epoch - len(finite) + 1):
                 for k, ok in enumerate(row):
-                    if not ok and diverged_at[k] is None:
-                        diverged_at[k] = checked_epoch
+                    if not ok and diverged_at[members[k]] is None:
+                        diverged_at[members[k]] = checked_epoch
             unchecked.clear()
         if logged:
             train_loss = (epoch_loss / n_batches).tolist()
             tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task)
             seconds = round(time.perf_counter() - start, 4)
-            for k in range(K):
-                if diverged_at[k] is None:
-                    histories[k].append({"epoch": epoch, "train_loss": train_loss[k], **tests[k], "seconds": seconds})
+            for k, m in enumerate(members):
+                if diverged_at[m] is None:
+                    histories[m].append({"epoch": epoch, "train_loss": train_loss[k], **tests[k], "seconds": seconds})
+        # ---- successive halving (issue 13): at a rung, prune may drop models; the stack is compacted to the rest
+        if epoch in rungs and epoch < cfg.epochs and (kept := prune(epoch, setup, members)) is not None:
+            at = {m: k for k, m in enumerate(members)}
+            for m in set(members) - set(kept):
+                stopped_at[m], ended[m] = epoch, (steps, time.perf_counter() - start)
+            setup.keep([at[m] for m in kept])
+            shuffles, members = [shuffles[at[m]] for m in kept], list(kept)
+            X, y, X_test, y_test = setup.tensors
+            K, models = len(members), torch.arange(len(members), device=device)[:, None]
+        # ---- end of halving
     seconds = time.perf_counter() - start
-    fits = [Fit(h, steps, seconds) for h in histories]
-    return StackedFit(fits, diverged_at)
+    fits = [Fit(h, *ended.get(k, (steps, seconds))) for k, h in enumerate(histories)]
+    return StackedFit(fits, diverged_at, stopped_at)
 
 
 @torch.inference_mode()
