@@ -26,6 +26,8 @@ class TrialResult:
     baseline: float | None  # majority-class rate of the scored split (classification)
     model: object = field(repr=False, default=None)  # nn.Module on the CPU
     error: str | None = None  # why a "failed" run has no numbers (e.g. its cluster worker kept dying)
+    stopped_at: int | None = None  # successive halving dropped it at this epoch (status "pruned")
+    rungs: list = field(default_factory=list)  # its {"epoch", "score", "loss"} at each rung it reached
 
     @property
     def metrics(self) -> dict:
@@ -33,14 +35,16 @@ class TrialResult:
         return self.outcome.metrics if self.outcome else {"train": {}, "test": {}}
 
 
-def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool, stop=None) -> list[TrialResult]:
+def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool, stop=None,
+                halving: dict | None = None) -> list[TrialResult]:
     """Train one group's runs (stacked when `vectorize`), score them; no files, no printing.
 
-    `stop` (a StopFlag) ends training after the current step with Interrupted.
+    `stop` (a StopFlag) ends training after the current step with Interrupted. `halving` (plain data, see
+    training.halving.make_pruner) drops points of a stack at its rungs.
     """
     cfgs = [validate(d, "sweep") for d in cfg_dicts]
     if vectorize and len(cfgs) > 1:
-        return _train_stacked(cfgs, splits, stop)
+        return _train_stacked(cfgs, splits, stop, halving)
     return [_train_alone(cfg, s, stop) for cfg, s in zip(cfgs, splits)]
 
 
@@ -58,24 +62,64 @@ def _train_alone(cfg: RunConfig, splits, stop) -> TrialResult:
     return _scored(cfg, splits, setup.model, result, "finished", setup.threads, setup.device, setup.tensors)
 
 
-def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResult]:
+def _train_stacked(cfgs: list[RunConfig], splits: list, stop, halving: dict | None = None) -> list[TrialResult]:
+    """fit_stacked(), then every model scored on the stack (dropped ones as they left it)."""
+    from functools import partial
+
+    from nnlab.training.halving import make_pruner
     from nnlab.training.stacked import fit_stacked, prepare_stacked
 
     setup = prepare_stacked(cfgs, splits)
-    result = fit_stacked(setup, cfgs[0].train, stop)
-    return [_scored(c, s, setup.stack.module(k).to(setup.device), fit,
-                    "diverged" if result.diverged_at[k] else "finished", setup.threads, setup.device,
-                    tuple(t[k] for t in setup.tensors))
-            for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
+    score = partial(stack_metrics, n_classes=len(splits[0].prep.classes or []))
+    prune = make_pruner(halving, setup, splits, score) if halving else None
+    result = fit_stacked(setup, cfgs[0].train, stop, prune)
+    stopped = result.stopped_at or [None] * len(cfgs)
+    at_end = [k for k in range(len(cfgs)) if stopped[k] is None]  # position p of the stack now: model at_end[p]
+    scored = [p for p, k in enumerate(at_end) if not result.diverged_at[k]]  # a diverged model gets no numbers
+    final = {at_end[p]: (setup.stack.module(p), metrics) for p, metrics in zip(scored, score(setup, scored))}
+    results = []
+    for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits)):
+        status = "diverged" if result.diverged_at[k] else "pruned" if stopped[k] else "finished"
+        model, metrics = final.get(k) or (prune.dropped[k] if stopped[k] else (setup.stack.module(at_end.index(k)), None))
+        results.append(_scored(c, s, model.to(setup.device), fit, status, setup.threads, setup.device,
+                               metrics=metrics))
+        if prune is not None:
+            results[-1].stopped_at, results[-1].rungs = stopped[k], prune.rung_scores.get(k, [])
+    return results
 
 
-def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None) -> TrialResult:
-    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors`: the
-    splits already on the device."""
-    from nnlab.scoring.metrics import assess_splits
+def stack_metrics(setup, positions: list[int] | None = None, n_classes: int = 0) -> list[dict]:
+    """{"train": {...}, "test": {...}} for the models at `positions` of the stack (all by default), scored
+    on the stack in one forward pass per split (the numbers assess_splits gives each alone)."""
+    import torch
+
+    from nnlab.scoring.stacked import stacked_metrics
+
+    index = list(range(setup.stack.k)) if positions is None else positions
+    X, y, X_test, y_test = setup.tensors
+    per_split = {}
+    with torch.inference_mode():
+        for split, (Xs, ys) in {"train": (X, y), "test": (X_test, y_test)}.items():
+            scores = setup.stack.forward(Xs)[index].double().cpu().numpy()  # (len(index), N, n_outputs)
+            per_split[split] = stacked_metrics(scores, ys[index].cpu().numpy(), setup.task, n_classes,
+                                               finite_only=False)  # a diverged model's numbers are dropped later
+    return [{split: rows[i] for split, rows in per_split.items()} for i in range(len(index))]
+
+
+def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None,
+            metrics: dict | None = None) -> TrialResult:
+    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors`: the splits
+    already on the device; `metrics`: the numbers already computed on its stack."""
+    from nnlab.scoring.metrics import assess, assess_splits
 
     outcome = None
-    if status == "finished":
+    if status == "diverged":
+        pass
+    elif metrics is not None:  # the description, extras and learned weights still come from the model itself
+        outcome = assess(model, cfg, {}, splits.prep.classes, splits.feature_names, splits.truth, splits.prep,
+                         with_reports=False)
+        outcome.metrics, outcome.reports = metrics, {split: None for split in metrics}
+    elif status == "finished":
         outcome = assess_splits(model, cfg, splits, tensors, with_reports=False)  # reports: never shown
     baseline = None
     if cfg.task == "classification":
@@ -83,4 +127,3 @@ def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, 
         baseline = float(np.bincount(y.reshape(-1).astype(np.int64)).max() / len(y))
     plain = Fit(fit.history, fit.steps, fit.seconds)  # the loop state stays behind: nothing resumes a sub-run
     return TrialResult(plain, outcome, status, threads, str(device), baseline, model.cpu())
-
