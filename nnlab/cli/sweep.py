@@ -1,5 +1,7 @@
-"""`nnlab sweep` (and `nnlab train --seeds`): a grid of overrides x seeds, one summary row per grid point."""
+"""`nnlab sweep` (and `nnlab train --seeds`): a grid or a sampled search of overrides x seeds, one row per point."""
 
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -16,9 +18,23 @@ def sweep(
                                                               "grid), e.g. --grid optimizer.lr=0.01,0.1"),
     seeds: str = typer.Option("1", "--seeds", help="Seeds per grid point: a count (5 = 0-4), a range 0-9 "
                                                    "or a list 1,5,7."),
+    search: str = typer.Option(None, "--search", help="Sample points instead of a grid: random, or tpe "
+                                                      "(Optuna; needs nnlab[search])."),
+    trials: int = typer.Option(None, "--trials", help="With --search: how many points to try (default 16)."),
+    params: list[str] = typer.Option(None, "--param", "-p", help="With --search: KEY=DIST, DIST one of "
+                                     "loguniform(a,b), uniform(a,b), int(a,b), choice(v1,v2,...)."),
+    search_seed: int = typer.Option(0, "--search-seed", help="Seed of the search itself: same seed, same points."),
+    batch: int = typer.Option(8, "--batch", help="With --search tpe: points asked for at a time, trained as one "
+                                                 "stack."),
+    halving: bool = typer.Option(False, "--halving", help="Successive halving: at each rung drop the worst "
+                                 "1-1/eta of the points (all their seeds) and go on with the rest."),
+    eta: int = typer.Option(3, "--eta", help="With --halving: keep the best 1/eta of the points at each rung."),
+    min_epochs: int = typer.Option(None, "--min-epochs", help="With --halving: the first rung's epoch (default: "
+                                   "so that one point is left for the last epochs)."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the sweep's run directory."),
     vectorize: bool = typer.Option(True, "--vectorize/--no-vectorize",
                                    help="Train compatible runs stacked (default) or one after another."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write sweep.png (and rungs.png) into the folder."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary table."),
     scheduler: str = typer.Option(None, "--scheduler", help="Train the groups on a running Dask scheduler, e.g. "
@@ -26,11 +42,12 @@ def sweep(
     workers: int = typer.Option(None, "--workers", help="Train the groups on a local Dask cluster of N worker "
                                                         "processes (needs nnlab[cluster])."),
 ):
-    """Train every point of a grid with several seeds; print one row per point, best first.
+    """Train every point of a grid (or of a sampled search) with several seeds; one row per point, best first.
 
     Example: nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 --grid optimizer.momentum=0,0.9 --seeds 5
 
-    On a Dask cluster: add --scheduler tcp://HOST:8786, or --workers 4 for local worker processes.
+    Sampled: --search tpe --trials 32 --param optimizer.lr=loguniform(1e-3,1) --param optimizer.momentum=uniform(0,0.95)
+    Successive halving: add --halving (--eta 3). On a Dask cluster: --scheduler tcp://HOST:8786, or --workers 4.
     """
     if scheduler is not None or workers is not None:
         from nnlab.sweep.dask_client import check_cluster_options
@@ -38,52 +55,174 @@ def sweep(
         check_cluster_options(scheduler, workers)  # before any config or data is read
     from nnlab.sweep.plan import parse_grid, parse_seeds
 
-    train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out,
-               vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers)
+    how = How(vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers,
+              plots=plots, search=_search_options(search, trials, params, search_seed, batch, grid),
+              halving=(eta, min_epochs) if halving else None)
+    if halving:
+        from nnlab.sweep.halving import check_halving
+
+        check_halving(eta, min_epochs, vectorize, how.search.trials if how.search else _points(grid))
+    train_many(config, list(overrides or []), parse_grid(grid or []), parse_seeds(seeds), out, how)
 
 
-def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, *, vectorize: bool,
-               json_out: bool, quiet: bool, kind: str, scheduler: str | None = None,
-               workers: int | None = None) -> None:
-    """Expand, load data, plan groups, train, save, report: the many-run data flow."""
-    from nnlab.data import load_many
+@dataclass
+class How:
+    """How a many-run command trains and reports (everything but what it trains)."""
+
+    vectorize: bool = True
+    json_out: bool = False
+    quiet: bool = False
+    kind: str = "sweep"
+    scheduler: str | None = None
+    workers: int | None = None
+    plots: bool = True
+    search: object = None  # SearchOptions
+    halving: tuple | None = None  # (eta, min_epochs)
+    extra: dict = field(default_factory=dict)  # more summary keys
+
+
+@dataclass
+class SearchOptions:
+    strategy: str
+    trials: int
+    params: list
+    seed: int
+    batch: int
+
+
+def _search_options(search, trials, params, seed, batch, grid) -> SearchOptions | None:
+    """--search and its options, checked before anything is read (Optuna installed for tpe)."""
+    from nnlab.errors import UsageError
+    from nnlab.sweep import search as sampled
+
+    if search is None:
+        given = [flag for flag, value in (("--trials", trials), ("--param", params)) if value]
+        if given:
+            raise UsageError(f"{' and '.join(given)} need --search random or --search tpe")
+        return None
+    if search not in ("random", "tpe"):
+        raise UsageError(f"--search: '{search}' is not a search; use random or tpe")
+    if grid:
+        raise UsageError("--grid and --search: pick one (a choice(...) --param covers a list of values)")
+    if not params:
+        raise UsageError("--search needs one or more --param KEY=DIST, e.g. --param optimizer.lr=loguniform(1e-4,1)")
+    if (trials or 16) < 1 or batch < 1:
+        raise UsageError(f"--trials and --batch: {trials if (trials or 16) < 1 else batch} is not a count; use 1 "
+                         "or more")
+    if search == "tpe":
+        sampled.require_optuna()
+    return SearchOptions(search, trials or 16, sampled.parse_params(params), seed, batch)
+
+
+def _points(grid) -> int:
+    from nnlab.sweep.plan import grid_points, parse_grid
+
+    return len(grid_points(parse_grid(grid or [])))
+
+
+def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: Path, how: How | None = None,
+               **options) -> None:
+    """Plan, train (a grid at once, or a search batch by batch), save, plot, report: the many-run data flow.
+    `options` are How's fields (`train --seeds` passes vectorize, json_out, quiet, kind)."""
     from nnlab.errors import Interrupted
     from nnlab.rundir.run import new_folder
-    from nnlab.sweep.plan import expand, plan
+    from nnlab.sweep.batch import join
     from nnlab.sweep.save import save
 
-    trials = expand(config, overrides, grid, seeds)
-    splits = load_many([t.cfg for t in trials])
-    groups = plan(trials, splits, vectorize=vectorize)
-    talk = not (json_out or quiet)
+    how = how or How(**options)
+    talk = not (how.json_out or how.quiet)
     progress = stderr()
-    if talk:
-        progress.print(f"{len(trials)} runs ({len({t.point for t in trials})} grid points x {len(seeds)} seeds) "
-                       f"in {len(groups)} group(s)")
+    with _trainer(how, progress, talk) as train:
+        batches, signum = [], 0
+        if how.search is None:
+            from nnlab.sweep.plan import grid_points
 
-    def show_group(group):
-        if talk:
-            progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
-
-    planned = len(trials)
-    if scheduler is None and workers is None:
-        results, seconds = _in_process(trials, splits, groups, show_group)
-        signum = 0
-    else:
-        trials, splits, groups, results, seconds, signum = _on_cluster(
-            trials, splits, groups, scheduler, workers, progress, show_group, bar=progress.is_terminal and not quiet)
-    parent = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
-    summary = save(parent, trials, splits, groups, results, seconds, kind,
-                   status="interrupted" if signum else "finished")
-    if json_out:
+            signum = _train_points(config, overrides, grid_points(grid), seeds, 0, how, train, batches, talk)
+        else:
+            signum = _search(config, overrides, seeds, how, train, batches, talk)
+    done = join([b for b in batches if b.trials])
+    if not done.trials:
+        raise Interrupted(f"interrupted: none of the {done.planned} runs had finished; nothing saved", signum)
+    parent = new_folder(Path(out), f"{done.trials[0].cfg.name}-{how.kind}")
+    summary = save(parent, done.trials, done.splits, done.groups, done.results, done.seconds,
+                   how.kind, status="interrupted" if signum else "finished",
+                   extra={**how.extra, **_halving_summary(done, how)})
+    written = _plots(parent, summary) if how.plots else []
+    if how.json_out:
         print_json(summary)
     else:
-        _show(summary, parent, quiet)
+        _show(summary, parent, how.quiet, written)
     if signum:
-        raise Interrupted(f"interrupted: {len(trials)} of {planned} runs had finished; saved them in {parent}", signum)
+        raise Interrupted(f"interrupted: {len(done.trials)} of {done.planned} runs had finished; saved them in "
+                          f"{parent}", signum)
 
 
-def _in_process(trials, splits, groups, show_group):
+def _train_points(config, overrides, points, seeds, first, how: How, train, batches: list, talk: bool) -> int:
+    """One batch of points: planned, trained; appended to `batches`; the signal number that stopped it, or 0."""
+    from nnlab.sweep.batch import prepare_batch
+
+    b = prepare_batch(config, overrides, points, seeds, vectorize=how.vectorize, first=first, halving=how.halving)
+    if talk:
+        stderr().print(f"{len(b.trials)} runs ({b.n_points} points x {len(seeds)} seeds) in {len(b.groups)} group(s)"
+                       + _rung_note(b))
+    signum = train(b)
+    batches.append(b)
+    return signum
+
+
+def _search(config, overrides, seeds, how: How, train, batches: list, talk: bool) -> int:
+    """--search: points proposed batch by batch (random: all at once), each batch trained and scored."""
+    from nnlab.sweep import search as sampled
+    from nnlab.training.halving import ranking_split
+
+    opts = how.search
+    sampled.check_params(config, overrides, opts.params)
+    stopped = [0]
+
+    def train_points(points, first):
+        if talk and opts.strategy == "tpe":
+            stderr().print(f"tpe: points {first + 1}-{first + len(points)} of {opts.trials}")
+        stopped[0] = _train_points(config, overrides, points, seeds, first, how, train, batches, talk)
+        if stopped[0]:
+            return None
+        b = batches[-1]
+        return sampled.objectives(b.trials, b.results, ranking_split(b.splits[0]), b.trials[0].cfg.task)
+
+    sampled.run_search(opts.strategy, opts.params, opts.trials, opts.batch, opts.seed, train_points)
+    how.extra["search"] = {"strategy": opts.strategy, "trials": opts.trials, "seed": opts.seed,
+                           "batch": opts.batch if opts.strategy == "tpe" else opts.trials,
+                           "params": {p.key: p.describe() for p in opts.params}}
+    return stopped[0]
+
+
+def _rung_note(b) -> str:
+    rungs = sorted({e for g in b.groups if g.halving for e in g.halving["rungs"]})
+    return f"; halving at epochs {', '.join(map(str, rungs))}" if rungs else ""
+
+
+def _halving_summary(done, how: How) -> dict:
+    if how.halving is None:
+        return {}
+    from nnlab.sweep.halving import halving_summary
+    from nnlab.training.halving import ranking_split
+
+    return {"halving": halving_summary(done.trials, done.results, done.groups, ranking_split(done.splits[0]))}
+
+
+@contextmanager
+def _trainer(how: How, progress, talk: bool):
+    """A function that trains a batch in place (results, seconds) and returns the signal number that stopped
+    it (0: none): in this process, or on a Dask cluster that starts now, while the configs and data load."""
+    if how.scheduler is None and how.workers is None:
+        yield lambda b: _in_process(b, progress if talk else None)
+        return
+    from nnlab.sweep.dask_client import early_client
+
+    with early_client(how.scheduler, how.workers) as get_client:
+        yield lambda b: _on_cluster(b, get_client(), how, progress, talk)
+
+
+def _in_process(b, progress) -> int:
     """Every group in this process; SIGINT/SIGTERM stop it after the current step (nothing is saved)."""
     from nnlab.errors import Interrupted
     from nnlab.sweep.local import run_groups
@@ -91,65 +230,87 @@ def _in_process(trials, splits, groups, show_group):
 
     with catch_signals() as stop:
         try:
-            return run_groups(trials, splits, groups, on_group=show_group, stop=stop)
+            b.results, b.seconds = run_groups(b.trials, b.splits, b.groups, on_group=_shower(progress), stop=stop)
         except Interrupted as e:
-            raise Interrupted(f"interrupted by {e}: none of the {len(trials)} runs were saved", e.signum) from None
+            raise Interrupted(f"interrupted by {e}: none of the {len(b.trials)} runs were saved", e.signum) from None
+    return 0
 
 
-def _on_cluster(trials, splits, groups, scheduler, workers, console, show_group, bar: bool):
-    """dask_tasks.run_groups inside a Dask client, with a progress bar over runs on stderr when it is a terminal.
+def _shower(progress):
+    def show(group):
+        if progress is not None:
+            progress.print(f"  trained {len(group.trials)} run(s) {group.path}: {group.reason}")
+    return show
 
-    Ctrl-C or SIGTERM cancels what is left: (the trials that finished, their splits, groups and results,
-    seconds, the signal number or 0).
-    """
+
+def _on_cluster(b, client, how: How, console, talk: bool) -> int:
+    """dask_tasks.run_groups on the cluster, stacks cut into chunks for its workers, with a progress bar over
+    runs on stderr when it is a terminal. Ctrl-C or SIGTERM cancels what is left and keeps what finished."""
     from rich.text import Text
 
-    from nnlab.errors import Interrupted
     from nnlab.sweep import dask_tasks
-    from nnlab.sweep.dask_client import open_client
     from nnlab.training.signals import signals_interrupt
 
-    with signals_interrupt() as caught, open_client(scheduler, workers) as client:
-        if not bar:
-            results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups, on_group=show_group)
+    b.groups, plan = dask_tasks.chunk_groups(b.trials, b.splits, b.groups, dask_tasks.worker_slots(client))
+    how.extra.setdefault("cluster", []).append(plan)
+    if talk:
+        console.print(plan)
+    show = _shower(console if talk else None)
+    with signals_interrupt() as caught:
+        if not (console.is_terminal and not how.quiet):
+            results, b.seconds, interrupted = dask_tasks.run_groups(client, b.trials, b.splits, b.groups, on_group=show)
         else:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
-                       TimeElapsedColumn())
-            with Progress(*columns, console=console, transient=True) as live:
-                bar_id = live.add_task("runs", total=len(trials), counts="")
-
-                def update(p):
-                    live.update(bar_id, completed=p.done + p.failed,
-                                counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
-
-                results, seconds, interrupted = dask_tasks.run_groups(client, trials, splits, groups,
-                                                                      on_progress=update, on_group=show_group)
+            results, b.seconds, interrupted = _with_bar(client, b, console, show)
     signum = (caught.signum or 2) if interrupted else 0
-    planned = len(trials)
     if interrupted:
-        trials, splits, groups, results = dask_tasks.finished_only(trials, splits, groups, results)
-        if not trials:
-            raise Interrupted(f"interrupted: none of the {planned} runs had finished; nothing saved", signum)
-    for trial, result in zip(trials, results):
+        b.trials, b.splits, b.groups, results = dask_tasks.finished_only(b.trials, b.splits, b.groups, results)
+    b.results = results
+    for trial, result in zip(b.trials, results):
         if result.error:
             where = " ".join([f"seed {trial.seed}", *[f"{k}={v}" for k, v in trial.overrides.items()]])
             console.print(Text.assemble(("failed ", "red"), f"{where}: {result.error}"))
-    return trials, splits, groups, results, seconds, signum
+    return signum
 
 
-def _show(summary: dict, parent, quiet: bool) -> None:
+def _with_bar(client, b, console, show):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nnlab.sweep import dask_tasks
+
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as live:
+        bar_id = live.add_task("runs", total=len(b.trials), counts="")
+
+        def update(p):
+            live.update(bar_id, completed=p.done + p.failed,
+                        counts=f"running {p.running}, done {p.done}, retried {p.retried}, failed {p.failed}")
+
+        return dask_tasks.run_groups(client, b.trials, b.splits, b.groups, on_progress=update, on_group=show)
+
+
+def _plots(parent, summary: dict) -> list[Path]:
+    from nnlab.views.search_plots import save_sweep_plots
+
+    return save_sweep_plots(parent, summary)
+
+
+def _show(summary: dict, parent, quiet: bool, plots: list) -> None:
     from rich.measure import Measurement
 
     from nnlab.sweep.aggregate import FAILED_DEFINITION
-    from nnlab.views.sweep_table import points_table
+    from nnlab.views.sweep_table import points_table, rungs_table
 
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
-    table = points_table(summary["points"], summary["headline"], title)
-    console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000), table).maximum)  # numbers whole
-    console.print(table)
+    tables = [points_table(summary["points"], summary["headline"], title)]
+    if summary.get("halving") and not quiet:
+        tables.append(rungs_table(summary["halving"]))
+    for table in tables:
+        console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000),
+                                                           table).maximum)  # numbers whole
+        console.print(table)
     if not quiet:
         console.print(f"failed to learn = {FAILED_DEFINITION}")
-        console.print(f"saved {parent} (points.csv, runs.csv, one sub-run per model)")
+        console.print(f"saved {parent} (points.csv, runs.csv, " + "".join(f"{p.name}, " for p in plots)
+                      + "one sub-run per model)")

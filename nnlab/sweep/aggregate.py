@@ -19,7 +19,7 @@ def scored_split(metrics: dict) -> str:
 
 
 def failed_to_learn(result, task: str) -> bool:
-    if result.status != "finished":
+    if result.status not in ("finished", "pruned"):  # pruned: judged by its numbers where halving stopped it
         return True
     m = result.metrics[scored_split(result.metrics)]
     if task == "classification":
@@ -30,7 +30,7 @@ def failed_to_learn(result, task: str) -> bool:
 def flat_metrics(result) -> dict:
     """{'test_accuracy': ..., 'train_loss': ...}: one run's numbers under flat names."""
     row = {f"{split}_{name}": value for split, m in result.metrics.items() for name, value in m.items()}
-    finished = result.status == "finished" and result.fit.history  # a diverged run's last loss is no result
+    finished = result.status in ("finished", "pruned") and result.fit.history  # a diverged run's loss is no result
     row["train_loss"] = result.fit.history[-1]["train_loss"] if finished else math.nan
     return row
 
@@ -46,11 +46,16 @@ def stats(values: list[float]) -> dict:
 
 
 def summarize(trials: list, results: list, task: str) -> list[dict]:
-    """One dict per grid point, best first (headline metric mean, high first; then train loss, low first)."""
+    """One dict per grid point, best first (headline metric mean, high first; then train loss, low first).
+
+    With successive halving, points kept to a later rung rank first, and a dropped point has `stopped_at`.
+    """
     points: dict[int, dict] = {}
     for trial, result in zip(trials, results):
         p = points.setdefault(trial.point, {"point": trial.point, "overrides": trial.overrides, "seeds": [],
                                             "runs": 0, "failed": 0, "diverged": 0, "_rows": []})
+        if getattr(result, "stopped_at", None) is not None:  # successive halving dropped the point there
+            p["stopped_at"] = result.stopped_at
         p["seeds"].append(trial.seed)
         p["runs"] += 1
         p["failed"] += failed_to_learn(result, task)
@@ -64,10 +69,10 @@ def summarize(trials: list, results: list, task: str) -> list[dict]:
         out.append(p)
     headline = headline_metric(out, task)
 
-    def rank(p):
+    def rank(p):  # points halving kept longest first
         best = p["metrics"].get(headline, {}).get("mean")
         loss = p["metrics"]["train_loss"]["mean"]
-        return (best is None, -(best or 0.0), math.inf if loss is None else loss)
+        return (-p.get("stopped_at", math.inf), best is None, -(best or 0.0), math.inf if loss is None else loss)
 
     return sorted(out, key=rank)
 

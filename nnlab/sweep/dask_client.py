@@ -79,6 +79,49 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
 
 
 @contextmanager
+def early_client(scheduler: str | None = None, workers: int | None = None):
+    """open_client() started now in a background thread, so the workers start while this process reads its
+    configs and data; yields `get()`, which waits for the client. Ctrl-C is ignored until then (as while
+    a cluster starts in the foreground), so the worker processes start without it reaching them."""
+    import signal
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    box: dict = {}
+    ready, done, restored = threading.Event(), threading.Event(), []
+
+    def start():
+        try:
+            with open_client(scheduler, workers) as client:
+                box["client"] = client
+                ready.set()
+                done.wait()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            box["error"] = e
+            ready.set()
+
+    def restore():
+        if previous is not None and not restored:
+            restored.append(signal.signal(signal.SIGINT, previous))
+
+    def get():
+        ready.wait()
+        restore()
+        if "error" in box:
+            raise box["error"]
+        return box["client"]
+
+    thread = threading.Thread(target=start, name="nnlab-cluster-start", daemon=True)
+    thread.start()
+    try:
+        yield get
+    finally:
+        restore()
+        done.set()
+        thread.join()
+
+
+@contextmanager
 def _workers_ignore_ctrl_c():
     """Worker processes started inside inherit an ignored SIGINT: Ctrl-C reaches only this process,
     which cancels the tasks and closes the cluster (instead of every worker printing a traceback)."""

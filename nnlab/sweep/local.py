@@ -11,7 +11,7 @@ def run_groups(trials: list, splits: list, groups: list, on_group=None, stop=Non
     start = time.perf_counter()
     for group in groups:
         out = train_group([trials[i].cfg.to_dict() for i in group.trials], [splits[i] for i in group.trials],
-                          vectorize=group.path == "vectorized", stop=stop)
+                          vectorize=group.path == "vectorized", stop=stop, halving=group.halving)
         for i, result in zip(group.trials, out):
             results[i] = result
         if on_group:

@@ -37,7 +37,7 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     grid = []
     for item in items:
         key, sep, text = item.partition("=")
-        values = _split_top_level(text)
+        values = split_top_level(text)
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key) or not all(values):
             raise UsageError(f"--grid '{item}': expected key=v1,v2,... with a dotted key, "
                              "for example --grid optimizer.lr=0.01,0.1")
@@ -47,7 +47,7 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
     """Split on commas outside brackets, so list values like [16,16] stay whole."""
     parts, depth, current = [], 0, ""
     for char in text:
@@ -72,12 +72,21 @@ class Trial:
     args: list[str]  # every override, as `nnlab train CONFIG ARGS...` would be given them (the receipt keeps them)
 
 
+def grid_points(grid: list[tuple[str, list[str]]]) -> list[dict]:
+    """The cartesian product of a grid, one {key: value text} per point (one empty point without a grid)."""
+    return [dict(pairs) for pairs in itertools.product(*[[(key, v) for v in values] for key, values in grid])]
+
+
 def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int]) -> list[Trial]:
     """Every grid point x every seed, each validated like `nnlab train CONFIG ... key=value seed=S`."""
+    return expand_points(config, overrides, grid_points(grid), seeds)
+
+
+def expand_points(config, overrides: list[str], points: list[dict], seeds: list[int], first: int = 0) -> list[Trial]:
+    """Each point ({key: value text}, numbered from `first`) x every seed, validated as `nnlab train` would."""
     trials = []
-    points = list(itertools.product(*[[(key, v) for v in values] for key, values in grid]))
-    for point, pairs in enumerate(points):
-        extra = [f"{k}={v}" for k, v in pairs]
+    for point, pairs in enumerate(points, start=first):
+        extra = [f"{k}={v}" for k, v in pairs.items()]
         for seed in seeds:
             args = [*overrides, *extra, f"seed={seed}"]
             trials.append(Trial(point, dict(pairs), seed, load_config(config, args), args))
@@ -103,6 +112,7 @@ class Group:
     trials: list[int]  # indices into the trial list
     path: str
     reason: str
+    halving: dict | None = None  # successive halving in this stack: {"points", "rungs", "eta"} (training.halving)
 
 
 def plan(trials: list[Trial], splits: list, vectorize: bool = True) -> list[Group]:

@@ -48,7 +48,8 @@ class _Pruner:
 
 
 class Halving(_Pruner):
-    """Rank points by the mean of their seeds' headline metric (accuracy or R²; ties: the lower mean loss)."""
+    """Rank points by the mean of their seeds' headline metric (accuracy or R²) on the ranking split; ties go
+    to the lower mean train loss, as the sweep's table breaks them."""
 
     def __init__(self, rungs: list[int], points: list[int], eta: int, score: Callable, data: "RankingData"):
         super().__init__(rungs, score)
@@ -103,7 +104,8 @@ class RankingData:
         return cls(split, X, y, setup.task, len(splits[0].prep.classes or []))
 
     def evaluate(self, setup, members: list[int]) -> tuple[list[float], list[float]]:
-        """(headline metric, loss) of each model in the stack now (`members`: their original indices)."""
+        """(headline metric on the ranking split, train loss) of each model in the stack now (`members`: their
+        original indices, in stack order)."""
         import torch
         from torch.func import vmap
 
@@ -113,7 +115,8 @@ class RankingData:
         X, y = keep_data(self.X, members), keep_data(self.y, members)
         with torch.inference_mode():
             scores = setup.stack.forward(X)
-            loss = vmap(setup.loss_fn)(scores, y).double().cpu().tolist()
+            X_train, y_train = setup.tensors[:2]
+            loss = vmap(setup.loss_fn)(setup.stack.forward(X_train), y_train).double().cpu().tolist()
         metrics = stacked_metrics(scores.double().cpu().numpy(), y.cpu().numpy(), self.task, self.n_classes,
                                   finite_only=False)
         name = "accuracy" if self.task == "classification" else "r2"

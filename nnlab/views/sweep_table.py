@@ -38,3 +38,25 @@ def points_table(points: list[dict], headline: str, title: str) -> Table:
 def _fmt(v: float) -> str:
     return f"{v:.4f}" if abs(v) < 10 else f"{v:.4g}"
 
+
+
+def rungs_table(halving: dict) -> Table:
+    """Successive halving: at each rung, every point's mean ± std score there and whether it went on."""
+    eta, split = halving["eta"], halving["split"]
+    fraction = halving["fraction"]
+    caption = (f"compute: {halving['member_epochs']} of the full grid's {halving['full_grid_member_epochs']} "
+               f"member-epochs ({fraction:.0%})" if fraction is not None else None)
+    table = Table(title=f"successive halving (eta {eta}, ranked by {split} score, mean ± std over seeds)",
+                  title_justify="left", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
+    for column, justify in (("epoch", "right"), ("point", "left"), ("seeds", "right"), ("score", "right"),
+                            ("train loss", "right"), ("", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)
+    for rung in halving["rungs"]:
+        for i, p in enumerate(rung["points"]):
+            s = p["score"]
+            score = "-" if s["mean"] is None else f"{_fmt(s['mean'])} ± {_fmt(s['std'])}"
+            where = " ".join(f"{k}={v}" for k, v in p["overrides"].items()) or f"point {p['point']}"
+            table.add_row(str(rung["epoch"]) if i == 0 else "", where, str(p["seeds"]), score, _fmt(p["loss"]),
+                          "kept" if p["kept"] else "[red]dropped[/red]")
+        table.add_section()
+    return table
