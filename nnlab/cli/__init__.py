@@ -5,6 +5,7 @@ from nnlab.cli import (  # noqa: F401,E402 - eval, predict  # noqa: F401,E402 - 
     evaluate,
     grad,
     inspect,
+    lr_find,  # noqa: F401,E402 - lr-find
     predict,
     reproduce,
     runs,

@@ -30,9 +30,12 @@ def runs(
         stdout().print(f"no runs in {folder}" + (f" matching '{name}'" if name else ""))
         return
     console = stdout()
-    if not console.is_terminal:
-        console.width = 160  # a log or a pipe: one line per run rather than the 80-column default
-    console.print(listing.runs_table(rows))
+    table = listing.runs_table(rows)
+    if not console.is_terminal:  # a log or a pipe: one line per run (a sweep's too) rather than the 80-column default
+        from rich.measure import Measurement
+
+        console.width = max(160, Measurement.get(console, console.options.update(max_width=1000), table).maximum)
+    console.print(table)
 
 
 @command

@@ -26,6 +26,8 @@ def list_runs(parent: Path, name: str | None = None) -> list[dict]:
 def read_run(path: Path) -> dict:
     """What `nnlab runs` shows about one run directory; a missing or garbled file leaves gaps, not errors."""
     summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
+    if summary.get("kind") in ("sweep", "seeds", "lr-find"):
+        return read_search(path, summary)
     config = config or receipt.get("config") or {}
     model = config.get("model") or {}
     created = receipt.get("created")
@@ -39,6 +41,34 @@ def read_run(path: Path) -> dict:
             "model": _model_text(model), "overrides": receipt.get("overrides", []),
             "epochs": summary.get("epochs") or (config.get("train") or {}).get("epochs"),
             "train_loss": summary.get("train_loss"), "metrics": summary.get("metrics", {}), "status": status}
+
+
+def read_search(path: Path, summary: dict) -> dict:
+    """One row for a sweep, `train --seeds` or `lr-find` folder: its best point (or suggested lr) in one line."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    row = {"run": path.name, "path": str(path), "time": when, "name": summary.get("name"), "kind": summary["kind"],
+           "model": str(summary.get("model") or ""), "status": summary.get("status", "finished")}
+    if summary["kind"] == "lr-find":
+        lr = summary.get("suggested_lr")
+        return {**row, "overrides": [f"lr-find: {len(summary.get('lrs') or [])} lrs"], "epochs": summary.get("epochs"),
+                "train_loss": None, "metrics": {}, "best": {"optimizer.lr": lr},
+                "result": f"suggested lr {lr:.3g}" if isinstance(lr, (int, float)) else "every lr diverged"}
+    points = summary.get("points") or []
+    best = points[0] if points else {}
+    headline = summary.get("headline") or ""
+    stats = (best.get("metrics") or {}).get(headline) or {}
+    loss = ((best.get("metrics") or {}).get("train_loss") or {}).get("mean")
+    how = [summary["search"]["strategy"] if summary.get("search") else summary["kind"]] + \
+        (["halving"] if summary.get("halving") else [])
+    best_text = " ".join(f"{k}={v}" for k, v in (best.get("overrides") or {}).items())
+    split, _, name = headline.partition("_")
+    short = {"accuracy": "acc", "r2": "R²"}.get(name, name)
+    result = f"{split} {short} {stats['mean']:.4f} ± {stats['std']:.4f}" if stats.get("mean") is not None else ""
+    size = f"{len(points)}x{len(summary.get('seeds') or [])}"
+    return {**row, "model": f"{row['model']} {' '.join(how)} {size}".strip(),
+            "overrides": [f"best: {best_text}"] if best_text else [], "epochs": None,
+            "train_loss": loss, "metrics": {}, "best": best.get("overrides") or {}, "result": result,
+            "runs": summary.get("runs"), "failed": summary.get("failed")}
 
 
 def _model_text(model: dict) -> str:

@@ -107,7 +107,7 @@ def rungs(path: Path, halving: dict, points: list[dict], headline: str, name: st
     return _save(fig, path)
 
 
-def lr_curve(path: Path, lrs: list[float], losses: list[float | None], suggested: float | None, rule: str,
+def lr_curve(path: Path, lrs: list[float], losses: list[float | None], suggested: float | None, epochs: int,
              loss_name: str, title: str) -> Path:
     """Final train loss against learning rate (log x; log y when it spans decades), the suggestion marked."""
     from nnlab.views.sparkline import spans_decades
@@ -121,14 +121,17 @@ def lr_curve(path: Path, lrs: list[float], losses: list[float | None], suggested
     if gone and finite:
         top = max(v for _, v in finite)
         ax.plot(gone, [top] * len(gone), "x", color="tab:red", label="diverged")
+    if finite:
+        best_lr, best = min(finite, key=lambda pair: pair[1])
+        ax.plot([best_lr], [best], "o", color="tab:orange", markersize=8, label=f"lowest loss, lr {best_lr:.3g}")
     if suggested is not None:
-        ax.axvline(suggested, color="tab:green", linestyle="--", label=f"suggested lr {suggested:.3g}")
+        ax.axvline(suggested, color="tab:green", linestyle="--", label=f"suggested lr {suggested:.3g} (lowest / 10)")
     ax.set_xscale("log")
     if spans_decades([v for _, v in finite]):
         ax.set_yscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"train loss: {loss_name}")
-    ax.set_title(f"{title}: LR finder\n{rule}", fontsize=9)
+    ax.set_title(f"{title}: LR finder, {epochs} epochs per learning rate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
