@@ -98,7 +98,8 @@ def _search_options(search, trials, params, seed, batch, grid) -> SearchOptions 
     if search is None:
         given = [flag for flag, value in (("--trials", trials), ("--param", params)) if value]
         if given:
-            raise UsageError(f"{' and '.join(given)} need --search random or --search tpe")
+            raise UsageError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --search random or "
+                             "--search tpe")
         return None
     if search not in ("random", "tpe"):
         raise UsageError(f"--search: '{search}' is not a search; use random or tpe")
@@ -106,12 +107,12 @@ def _search_options(search, trials, params, seed, batch, grid) -> SearchOptions 
         raise UsageError("--grid and --search: pick one (a choice(...) --param covers a list of values)")
     if not params:
         raise UsageError("--search needs one or more --param KEY=DIST, e.g. --param optimizer.lr=loguniform(1e-4,1)")
-    if (trials or 16) < 1 or batch < 1:
-        raise UsageError(f"--trials and --batch: {trials if (trials or 16) < 1 else batch} is not a count; use 1 "
-                         "or more")
+    trials = 16 if trials is None else trials
+    if trials < 1 or batch < 1:
+        raise UsageError(f"--trials and --batch: {trials if trials < 1 else batch} is not a count; use 1 or more")
     if search == "tpe":
         sampled.require_optuna()
-    return SearchOptions(search, trials or 16, sampled.parse_params(params), seed, batch)
+    return SearchOptions(search, trials, sampled.parse_params(params), seed, batch)
 
 
 def _points(grid) -> int:
@@ -299,7 +300,7 @@ def _show(summary: dict, parent, quiet: bool, plots: list) -> None:
     from rich.measure import Measurement
 
     from nnlab.sweep.aggregate import FAILED_DEFINITION
-    from nnlab.views.sweep_table import points_table, rungs_table
+    from nnlab.views.sweep_table import compute_line, points_table, rungs_table
 
     console = stdout()
     title = f"{summary['name']}: {summary['runs']} runs, {summary['failed']} failed to learn"
@@ -310,6 +311,8 @@ def _show(summary: dict, parent, quiet: bool, plots: list) -> None:
         console.width = max(console.width, Measurement.get(console, console.options.update(max_width=1000),
                                                            table).maximum)  # numbers whole
         console.print(table)
+    if summary.get("halving") and not quiet:
+        console.print(compute_line(summary["halving"]), soft_wrap=True)
     if not quiet:
         console.print(f"failed to learn = {FAILED_DEFINITION}")
         console.print(f"saved {parent} (points.csv, runs.csv, " + "".join(f"{p.name}, " for p in plots)

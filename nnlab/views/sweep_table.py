@@ -48,11 +48,8 @@ def _fmt(v: float) -> str:
 def rungs_table(halving: dict) -> Table:
     """Successive halving: at each rung, every point's mean ± std score there and whether it went on."""
     eta, split = halving["eta"], halving["split"]
-    fraction = halving["fraction"]
-    caption = (f"compute: {halving['member_epochs']} of the full grid's {halving['full_grid_member_epochs']} "
-               f"member-epochs ({fraction:.0%})" if fraction is not None else None)
     table = Table(title=f"successive halving (eta {eta}, ranked by {split} score, mean ± std over seeds)",
-                  title_justify="left", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
+                  title_justify="left", box=box.SIMPLE_HEAD)
     for column, justify in (("epoch", "right"), ("point", "left"), ("seeds", "right"), ("score", "right"),
                             ("train loss", "right"), ("", "left")):
         table.add_column(column, justify=justify, no_wrap=True)
@@ -65,6 +62,12 @@ def rungs_table(halving: dict) -> Table:
                           "kept" if p["kept"] else "[red]dropped[/red]")
         table.add_section()
     return table
+
+
+def compute_line(halving: dict) -> str:
+    """What halving spent, against training every point to the end."""
+    return (f"compute: {halving['member_epochs']} of the full grid's {halving['full_grid_member_epochs']} "
+            f"member-epochs ({halving['fraction']:.0%})")
 
 
 def lr_table(lrs: list[float], losses: list, suggested: float | None, title: str) -> Table:

@@ -60,3 +60,17 @@ def test_compare_needs_two_run_directories(cli, tmp_path):
     run = cli.train_json(LINEAR, "train.epochs=2")["run_dir"]
     assert "at least two" in cli("compare", run, code=2).stderr
     assert "no such run directory" in cli("compare", run, tmp_path / "nope", code=2).stderr
+
+
+def test_runs_shows_a_sweep_folder_on_one_line_with_its_best_point(cli):
+    wine = ROOT / "configs" / "wine_mlp.yaml"
+    sweep = json.loads(cli("sweep", wine, "--grid", "optimizer.lr=0.01,0.5", "--seeds", "2", "train.epochs=40",
+                           "--halving", "--out", cli.out, "--json", "--no-plots").stdout)
+    [row] = json.loads(cli("runs", cli.out, "--json").stdout)
+    best = sweep["points"][0]
+    assert row["kind"] == "sweep" and row["best"] == best["overrides"] == {"optimizer.lr": "0.5"}
+    assert row["model"] == "mlp sweep halving 2x2" and row["overrides"] == ["best: optimizer.lr=0.5"]
+    stats = best["metrics"]["test_accuracy"]
+    assert row["result"] == f"test acc {stats['mean']:.4f} ± {stats['std']:.4f}" and row["runs"] == 4
+    lines = [line for line in cli("runs", cli.out).stdout.splitlines() if "sweep" in line]
+    assert len(lines) == 1 and "best: optimizer.lr=0.5" in lines[0] and "test acc" in lines[0]
