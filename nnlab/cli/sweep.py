@@ -219,7 +219,7 @@ def _trainer(how: How, progress, talk: bool):
         return
     from nnlab.sweep.dask_client import early_client
 
-    with early_client(how.scheduler, how.workers) as get_client:
+    with early_client(how.scheduler, how.workers, preload=("nnlab.sweep.dask_tasks",)) as get_client:
         yield lambda b: _on_cluster(b, get_client(), how, progress, talk)
 
 

@@ -45,8 +45,9 @@ def check_cluster_options(scheduler: str | None, workers: int | None):
 
 
 @contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None):
-    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes."""
+def open_client(scheduler: str | None = None, workers: int | None = None, preload: tuple = ()):
+    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes, each of
+    which imports the `preload` modules as it starts (Dask runs their `dask_setup(worker)`)."""
     distributed = check_cluster_options(scheduler, workers)
     import dask
 
@@ -66,7 +67,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), _workers_ignore_ctrl_c():
             cluster = distributed.LocalCluster(
                 n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.CRITICAL,
+                dashboard_address=None, silence_logs=logging.CRITICAL, preload=list(preload),
                 # no dashboard; its bare HTTP server on any free loopback port, not a taken 8787
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         client = distributed.Client(cluster, set_as_default=False)
@@ -79,7 +80,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
 
 
 @contextmanager
-def early_client(scheduler: str | None = None, workers: int | None = None):
+def early_client(scheduler: str | None = None, workers: int | None = None, preload: tuple = ()):
     """open_client() started now in a background thread, so the workers start while this process reads its
     configs and data; yields `get()`, which waits for the client. Ctrl-C is ignored until then (as while
     a cluster starts in the foreground), so the worker processes start without it reaching them."""
@@ -92,7 +93,7 @@ def early_client(scheduler: str | None = None, workers: int | None = None):
 
     def start():
         try:
-            with open_client(scheduler, workers) as client:
+            with open_client(scheduler, workers, preload) as client:
                 box["client"] = client
                 ready.set()
                 done.wait()

@@ -18,6 +18,16 @@ from nnlab.training.group import TrialResult, train_group
 from nnlab.training.loop import Fit
 
 
+def dask_setup(worker=None) -> None:
+    """Run in each local worker process as it starts (Dask's preload of this module, which already imported
+    torch and the training code): what a task's first call would import, loaded while the client reads
+    its configs and data."""
+    import torch.func  # noqa: F401 - vmap, for the stacked loss
+    import torch.nn.functional  # noqa: F401
+
+    import nnlab.data.load  # noqa: F401
+
+
 def resolve_threads(cfg: RunConfig, splits) -> int:
     """The thread count a local run of `cfg` picks here: workers use it, so sums run in the same order."""
     from nnlab.training.device import threads_for

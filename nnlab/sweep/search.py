@@ -16,7 +16,6 @@ from nnlab.errors import UsageError
 
 INSTALL_HINT = 'pip install "nnlab[search]"'
 FORMS = "loguniform(a,b), uniform(a,b), int(a,b) or choice(v1,v2,...)"
-WORST = {"accuracy": 0.0, "r2": -1.0}  # what a diverged seed scores in the objective (R² is clipped at -1)
 
 
 @dataclass(frozen=True)
@@ -188,8 +187,9 @@ def run_search(strategy: str, params: list[Param], n_trials: int, batch: int, se
 
 
 def objectives(trials: list, results: list, split: str, task: str) -> list[Objective]:
-    """Each point's Objective, in point order: its seeds' mean headline metric on `split` (a diverged seed
-    scores WORST), or, for a point halving dropped, their mean score at the rung it was dropped at."""
+    """Each point's Objective, in point order: its seeds' mean headline metric on `split`, or, for a point
+    halving dropped, their mean score at the rung it was dropped at; -inf when a seed diverged (TPE ranks
+    its trials, so the worst possible value only says "avoid this")."""
     name = "accuracy" if task == "classification" else "r2"
     by_point: dict[int, list] = {}
     for trial, result in zip(trials, results):
@@ -206,6 +206,6 @@ def objectives(trials: list, results: list, split: str, task: str) -> list[Objec
         else:
             values = [r.metrics.get(split, {}).get(name, math.nan) if r.status == "finished" else math.nan
                       for r in runs]
-        values = [max(v, WORST[name]) if math.isfinite(v) else WORST[name] for v in values]
-        out.append(Objective(sum(values) / len(values), pruned_at))
+        mean = sum(values) / len(values)
+        out.append(Objective(mean if math.isfinite(mean) else -math.inf, pruned_at))
     return out

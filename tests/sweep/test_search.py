@@ -103,7 +103,7 @@ def test_tpe_without_optuna_is_a_usage_error_with_the_install_line(monkeypatch):
         run_search("tpe", parse_params(["x=uniform(0,1)"]), 4, 2, 0, lambda points, first: [])
 
 
-def test_objectives_average_the_seeds_count_divergence_as_worst_and_report_pruned_points():
+def test_objectives_average_the_seeds_make_divergence_worst_and_report_pruned_points():
     from types import SimpleNamespace as NS
 
     trials = [NS(point=p) for p in (0, 0, 1, 1, 2)]
@@ -111,7 +111,7 @@ def test_objectives_average_the_seeds_count_divergence_as_worst_and_report_prune
     results = [done(0.8), done(1.0), NS(status="diverged", stopped_at=None, metrics={}), done(0.6),
                NS(status="pruned", stopped_at=30, metrics={}, rungs=[{"epoch": 30, "score": 0.5, "loss": 1.0}])]
     got = objectives(trials, results, "test", "classification")
-    assert got == [Objective(0.9), Objective(0.3), Objective(0.5, pruned_at=30)]
+    assert got == [Objective(0.9), Objective(-math.inf), Objective(0.5, pruned_at=30)]
 
 
 # ---------------------------------------------------------------- through `nnlab sweep --search`
