@@ -220,7 +220,7 @@ def _trainer(how: How, progress, talk: bool):
     from nnlab.sweep.dask_client import early_client
 
     with early_client(how.scheduler, how.workers, preload=("nnlab.sweep.dask_tasks",)) as get_client:
-        yield lambda b: _on_cluster(b, get_client(), how, progress, talk)
+        yield lambda b: _on_cluster(b, get_client, how, progress, talk)
 
 
 def _in_process(b, progress) -> int:
@@ -244,15 +244,20 @@ def _shower(progress):
     return show
 
 
-def _on_cluster(b, client, how: How, console, talk: bool) -> int:
+def _on_cluster(b, get_client, how: How, console, talk: bool) -> int:
     """dask_tasks.run_groups on the cluster, stacks cut into chunks for its workers, with a progress bar over
     runs on stderr when it is a terminal. Ctrl-C or SIGTERM cancels what is left and keeps what finished."""
+    import importlib
+
     from rich.text import Text
 
     from nnlab.sweep import dask_tasks
     from nnlab.training.signals import signals_interrupt
 
-    b.groups, plan = dask_tasks.chunk_groups(b.trials, b.splits, b.groups, dask_tasks.worker_slots(client))
+    importlib.import_module("torch")  # the tasks' thread counts and the checkpoints need it: load it as workers start
+    slots = how.workers or dask_tasks.worker_slots(get_client())
+    b.groups, plan = dask_tasks.chunk_groups(b.trials, b.splits, b.groups, slots)
+    client = get_client()
     how.extra.setdefault("cluster", []).append(plan)
     if talk:
         console.print(plan)
