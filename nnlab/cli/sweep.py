@@ -54,9 +54,10 @@ def sweep(
 
         check_cluster_options(scheduler, workers)  # before any config or data is read
     from nnlab.sweep.plan import parse_grid, parse_seeds
+    from nnlab.sweep.search import search_options
 
     how = How(vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers,
-              plots=plots, search=_search_options(search, trials, params, search_seed, batch, grid),
+              plots=plots, search=search_options(search, trials, params, search_seed, batch, bool(grid)),
               halving=(eta, min_epochs) if halving else None)
     if halving:
         from nnlab.sweep.halving import check_halving
@@ -76,43 +77,9 @@ class How:
     scheduler: str | None = None
     workers: int | None = None
     plots: bool = True
-    search: object = None  # SearchOptions
+    search: object = None  # sweep.search.SearchOptions
     halving: tuple | None = None  # (eta, min_epochs)
     extra: dict = field(default_factory=dict)  # more summary keys
-
-
-@dataclass
-class SearchOptions:
-    strategy: str
-    trials: int
-    params: list
-    seed: int
-    batch: int
-
-
-def _search_options(search, trials, params, seed, batch, grid) -> SearchOptions | None:
-    """--search and its options, checked before anything is read (Optuna installed for tpe)."""
-    from nnlab.errors import UsageError
-    from nnlab.sweep import search as sampled
-
-    if search is None:
-        given = [flag for flag, value in (("--trials", trials), ("--param", params)) if value]
-        if given:
-            raise UsageError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --search random or "
-                             "--search tpe")
-        return None
-    if search not in ("random", "tpe"):
-        raise UsageError(f"--search: '{search}' is not a search; use random or tpe")
-    if grid:
-        raise UsageError("--grid and --search: pick one (a choice(...) --param covers a list of values)")
-    if not params:
-        raise UsageError("--search needs one or more --param KEY=DIST, e.g. --param optimizer.lr=loguniform(1e-4,1)")
-    trials = 16 if trials is None else trials
-    if trials < 1 or batch < 1:
-        raise UsageError(f"--trials and --batch: {trials if trials < 1 else batch} is not a count; use 1 or more")
-    if search == "tpe":
-        sampled.require_optuna()
-    return SearchOptions(search, trials, sampled.parse_params(params), seed, batch)
 
 
 def _points(grid) -> int:
@@ -127,18 +94,22 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
     `options` are How's fields (`train --seeds` passes vectorize, json_out, quiet, kind)."""
     from nnlab.errors import Interrupted
     from nnlab.rundir.run import new_folder
-    from nnlab.sweep.batch import join
+    from nnlab.sweep.batch import batch_of, join
+    from nnlab.sweep.plan import expand
     from nnlab.sweep.save import save
+    from nnlab.sweep.search import check_params
 
     how = how or How(**options)
     talk = not (how.json_out or how.quiet)
     progress = stderr()
+    if how.search is None:  # every config is checked before a cluster starts
+        trials = expand(config, overrides, grid, seeds)
+    else:
+        check_params(config, overrides, how.search.params)
     with _trainer(how, progress, talk) as train:
         batches, signum = [], 0
         if how.search is None:
-            from nnlab.sweep.plan import grid_points
-
-            signum = _train_points(config, overrides, grid_points(grid), seeds, 0, how, train, batches, talk)
+            signum = _train(batch_of(trials, vectorize=how.vectorize, halving=how.halving), how, train, batches, talk)
         else:
             signum = _search(config, overrides, seeds, how, train, batches, talk)
     done = join([b for b in batches if b.trials])
@@ -158,14 +129,14 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int], out: 
                           f"{parent}", signum)
 
 
-def _train_points(config, overrides, points, seeds, first, how: How, train, batches: list, talk: bool) -> int:
-    """One batch of points: planned, trained; appended to `batches`; the signal number that stopped it, or 0."""
-    from nnlab.sweep.batch import prepare_batch
+def _train(b, how: How, train, batches: list, talk: bool) -> int:
+    """One batch, trained; appended to `batches`; the signal number that stopped it, or 0."""
+    from nnlab.sweep.halving import rung_note
 
-    b = prepare_batch(config, overrides, points, seeds, vectorize=how.vectorize, first=first, halving=how.halving)
     if talk:
-        stderr().print(f"{len(b.trials)} runs ({b.n_points} points x {len(seeds)} seeds) in {len(b.groups)} group(s)"
-                       + _rung_note(b))
+        seeds = len({t.seed for t in b.trials})
+        stderr().print(f"{len(b.trials)} runs ({b.n_points} points x {seeds} seeds) in {len(b.groups)} group(s)"
+                       + rung_note(b.groups))
     signum = train(b)
     batches.append(b)
     return signum
@@ -174,16 +145,17 @@ def _train_points(config, overrides, points, seeds, first, how: How, train, batc
 def _search(config, overrides, seeds, how: How, train, batches: list, talk: bool) -> int:
     """--search: points proposed batch by batch (random: all at once), each batch trained and scored."""
     from nnlab.sweep import search as sampled
+    from nnlab.sweep.batch import prepare_batch
     from nnlab.training.halving import ranking_split
 
     opts = how.search
-    sampled.check_params(config, overrides, opts.params)
     stopped = [0]
 
     def train_points(points, first):
         if talk and opts.strategy == "tpe":
             stderr().print(f"tpe: points {first + 1}-{first + len(points)} of {opts.trials}")
-        stopped[0] = _train_points(config, overrides, points, seeds, first, how, train, batches, talk)
+        b = prepare_batch(config, overrides, points, seeds, vectorize=how.vectorize, first=first, halving=how.halving)
+        stopped[0] = _train(b, how, train, batches, talk)
         if stopped[0]:
             return None
         b = batches[-1]
@@ -194,11 +166,6 @@ def _search(config, overrides, seeds, how: How, train, batches: list, talk: bool
                            "batch": opts.batch if opts.strategy == "tpe" else opts.trials,
                            "params": {p.key: p.describe() for p in opts.params}}
     return stopped[0]
-
-
-def _rung_note(b) -> str:
-    rungs = sorted({e for g in b.groups if g.halving for e in g.halving["rungs"]})
-    return f"; halving at epochs {', '.join(map(str, rungs))}" if rungs else ""
 
 
 def _halving_summary(done, how: How) -> dict:

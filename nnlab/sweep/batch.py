@@ -29,9 +29,13 @@ def prepare_batch(config, overrides: list[str], points: list[dict], seeds: list[
                   first: int = 0, halving: tuple[int, int | None] | None = None) -> Batch:
     """Expand `points` (numbered from `first`) x `seeds`, load their data once per seed, plan the stacks;
     `halving` = (eta, min_epochs) sets each stack's rungs."""
+    return batch_of(expand_points(config, overrides, points, seeds, first), vectorize=vectorize, halving=halving)
+
+
+def batch_of(trials: list[Trial], *, vectorize: bool = True, halving: tuple[int, int | None] | None = None) -> Batch:
+    """prepare_batch() for trials already expanded (and so validated)."""
     from nnlab.data import load_many
 
-    trials = expand_points(config, overrides, points, seeds, first)
     splits = load_many([t.cfg for t in trials])
     groups = plan(trials, splits, vectorize=vectorize)
     if halving is not None:

@@ -52,6 +52,12 @@ def plan_halving(trials: list[Trial], groups: list[Group], eta: int, min_epochs:
     return planned
 
 
+def rung_note(groups: list[Group]) -> str:
+    """'; halving at epochs 111, 333' for the progress line ('' when no stack is halved)."""
+    rungs = sorted({e for g in groups if g.halving for e in g.halving["rungs"]})
+    return f"; halving at epochs {', '.join(map(str, rungs))}" if rungs else ""
+
+
 def halving_summary(trials: list[Trial], results: list, groups: list[Group], split: str) -> dict:
     """The rungs (each point's mean ± std score there and whether it stayed) and the compute used."""
     rungs = []

@@ -18,6 +18,40 @@ INSTALL_HINT = 'pip install "nnlab[search]"'
 FORMS = "loguniform(a,b), uniform(a,b), int(a,b) or choice(v1,v2,...)"
 
 
+@dataclass
+class SearchOptions:
+    """--search and its options: the strategy, how many points, the distributions, the seed, TPE's batch."""
+
+    strategy: str
+    trials: int
+    params: list
+    seed: int
+    batch: int
+
+
+def search_options(search: str | None, trials: int | None, params: list[str] | None, seed: int, batch: int,
+                   grid: bool) -> SearchOptions | None:
+    """The --search flags checked before anything is read (Optuna installed for tpe); None without --search."""
+    if search is None:
+        given = [flag for flag, value in (("--trials", trials), ("--param", params)) if value]
+        if given:
+            raise UsageError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --search random or "
+                             "--search tpe")
+        return None
+    if search not in ("random", "tpe"):
+        raise UsageError(f"--search: '{search}' is not a search; use random or tpe")
+    if grid:
+        raise UsageError("--grid and --search: pick one (a choice(...) --param covers a list of values)")
+    if not params:
+        raise UsageError("--search needs one or more --param KEY=DIST, e.g. --param optimizer.lr=loguniform(1e-4,1)")
+    trials = 16 if trials is None else trials
+    if trials < 1 or batch < 1:
+        raise UsageError(f"--trials and --batch: {trials if trials < 1 else batch} is not a count; use 1 or more")
+    if search == "tpe":
+        require_optuna()
+    return SearchOptions(search, trials, parse_params(params), seed, batch)
+
+
 @dataclass(frozen=True)
 class Param:
     """One searched key and its distribution."""
