@@ -47,6 +47,7 @@ def sweep(
     Example: nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 --grid optimizer.momentum=0,0.9 --seeds 5
 
     Sampled: --search tpe --trials 32 --param optimizer.lr=loguniform(1e-3,1) --param optimizer.momentum=uniform(0,0.95)
+
     Successive halving: add --halving (--eta 3). On a Dask cluster: --scheduler tcp://HOST:8786, or --workers 4.
     """
     if scheduler is not None or workers is not None:
