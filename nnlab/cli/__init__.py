@@ -6,6 +6,7 @@ from nnlab.cli import (  # noqa: F401,E402 - eval, predict  # noqa: F401,E402 - 
     export,  # noqa: F401,E402 - export
     grad,
     inspect,
+    lr_find,  # noqa: F401,E402 - lr-find
     predict,
     reproduce,
     runs,

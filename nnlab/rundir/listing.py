@@ -5,10 +5,14 @@ import json
 import time
 from pathlib import Path
 
-from nnlab.config.loader import MAX_DEPTH, nested_within  # a run's JSON nested deeper is not nnlab's: garbled
+from nnlab.config.loader import (  # a run's JSON nested deeper is not nnlab's: garbled
+    MAX_DEPTH,
+    nested_within,
+    value_text,
+)
 from nnlab.errors import UsageError
 from nnlab.rundir.lock import in_use
-from nnlab.vocabulary import NAMES, SPLITS
+from nnlab.vocabulary import NAMES, SPLITS, parse_flat
 
 MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
@@ -30,6 +34,8 @@ def list_runs(parent: Path, name: str | None = None) -> list[dict]:
 def read_run(path: Path) -> dict:
     """What `nnlab runs` shows about one run directory; a missing, garbled or odd file leaves gaps, not errors."""
     summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
+    if summary.get("kind") in ("sweep", "seeds", "folds", "lr-find"):
+        return read_search(path, summary)
     config = config or _mapping(receipt.get("config"))
     model, train = _mapping(config.get("model")), _mapping(config.get("train"))
     created = receipt.get("created")
@@ -65,6 +71,35 @@ def _numbers(metrics) -> dict:
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def read_search(path: Path, summary: dict) -> dict:
+    """One row for a sweep, `train --seeds` or `lr-find` folder: its best point (or suggested lr) in one line."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    row = {"run": path.name, "path": str(path), "time": when, "name": summary.get("name"), "kind": summary["kind"],
+           "model": str(summary.get("model") or ""), "status": summary.get("status", "finished")}
+    if summary["kind"] == "lr-find":
+        lr = summary.get("suggested_lr")
+        return {**row, "overrides": [f"lr-find: {len(summary.get('lrs') or [])} lrs"], "epochs": summary.get("epochs"),
+                "metrics": {}, "best": {"optimizer.lr": lr},
+                "result": f"suggested lr {lr:.3g}" if isinstance(lr, (int, float)) else "every lr diverged"}
+    points = summary.get("points") if isinstance(summary.get("points"), list) else []
+    best = _mapping(points[0]) if points else {}
+    headline = summary.get("headline") if isinstance(summary.get("headline"), str) else ""
+    split, name = parse_flat(headline) or ("", "")
+    metrics = _mapping(best.get("metrics"))
+    stats = _mapping(_mapping(metrics.get(split)).get(name))
+    loss = _mapping(_mapping(metrics.get("train")).get("loss")).get("mean")
+    how = [summary["search"]["strategy"] if isinstance(summary.get("search"), dict) else summary["kind"]] + \
+        (["halving"] if summary.get("halving") else [])
+    best_text = " ".join(f"{k}={value_text(v)}" for k, v in _mapping(best.get("overrides")).items())
+    mean, std = stats.get("mean"), stats.get("std")
+    result = f"{headline} {mean:.4f} ± {std:.4f}" if _is_number(mean) and _is_number(std) else ""
+    size = f"{len(points)}x{len(summary.get('seeds') or [])}"
+    return {**row, "model": f"{row['model']} {' '.join(how)} {size}".strip(),
+            "overrides": [f"best: {best_text}"] if best_text else [], "epochs": None,
+            "metrics": {"train": {"loss": loss}} if _is_number(loss) else {}, "best": _mapping(best.get("overrides")),
+            "result": result, "runs": summary.get("runs"), "failed": summary.get("failed")}
 
 
 def _model_text(model: dict) -> str:

@@ -77,11 +77,14 @@ def _train_stack(cfg, stack: dict, where: str):
         members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]},
                              "data": {**base["data"], **({"fold": m["fold"]} if "fold" in m else {})}}, where)
                    for m in stack["members"]]
+        halving = {"rungs": [int(e) for e in stack["halving"]["rungs"]],  # halving: drop members where they were
+                   "stopped_at": [m.get("stopped_at") for m in stack["members"]]} if stack.get("halving") else None
     except (KeyError, TypeError, ValueError):
         members, index = [], -1
     if not 0 <= index < len(members):
         raise CheckpointError(f"{where}: its 'stack' entry is garbled; it cannot be reproduced")
-    mine = train_group([m.to_dict() for m in members], load_many(members), vectorize=len(members) > 1)[index]
+    mine = train_group([m.to_dict() for m in members], load_many(members), vectorize=len(members) > 1,
+                       halving=halving)[index]
     if mine.outcome is None:
         raise CheckpointError(f"{where}: the run {mine.status} when trained again; the recorded one finished")
     return mine.outcome, mine.device
@@ -95,7 +98,7 @@ def _summary(run_dir: Path) -> dict:
         raise CheckpointError(f"{path}: missing; the run did not finish, so there are no numbers to compare") from None
     except (OSError, UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{path}: unreadable; there are no numbers to compare") from None
-    if summary.get("status", "finished") != "finished":
+    if summary.get("status", "finished") not in ("finished", "pruned"):
         raise CheckpointError(f"{run_dir}: the run {summary['status']}; only finished runs can be reproduced")
     return summary
 

@@ -89,12 +89,12 @@ class Run:
     def finish(self, fit, outcome, status: str = "finished", epoch: int | None = None, **extra) -> dict:
         """The final files; returns the summary (what `--json` prints).
 
-        A finished or interrupted run keeps its weights; a diverged or failed one keeps no checkpoint
-        (its weights are not finite, or there are none), and has no outcome.
+        A finished, interrupted or pruned (stopped by successive halving) run keeps its weights; a diverged
+        or failed one keeps no checkpoint (its weights are not finite, or there are none), and has no outcome.
         """
         summary = {**self.summary(fit, outcome, status, epoch), **extra}
         payload = self._payload(fit.state, finished=status == "finished") \
-            if status in ("finished", "interrupted") else None
+            if status in ("finished", "interrupted", "pruned") else None
         store.save_progress(self.path, fit.history, payload, summary)
         return summary
 

@@ -22,7 +22,7 @@ def scored_split(metrics: dict) -> str:
 
 
 def failed_to_learn(result, task: str) -> bool:
-    if result.status != "finished":
+    if result.status not in ("finished", "pruned"):  # pruned: judged by its numbers where halving stopped it
         return True
     m = result.metrics[scored_split(result.metrics)]
     if task == "classification":
@@ -46,11 +46,16 @@ def stats(values: list[float]) -> dict:
 
 
 def summarize(trials: list, results: list, task: str) -> list[dict]:
-    """One dict per grid point, best first (headline metric mean, high first; then train loss, low first)."""
+    """One dict per grid point, best first (headline metric mean, high first; then train loss, low first).
+
+    With successive halving, points kept to a later rung rank first, and a dropped point has `stopped_at`.
+    """
     points: dict[int, dict] = {}
     for trial, result in zip(trials, results):
         p = points.setdefault(trial.point, {"point": trial.point, "overrides": trial.overrides, "seeds": [],
                                             "runs": 0, "failed": 0, "diverged": 0, "_rows": []})
+        if getattr(result, "stopped_at", None) is not None:  # successive halving dropped the point there
+            p["stopped_at"] = result.stopped_at
         p["seeds"].append(trial.seed)
         p["runs"] += 1
         p["failed"] += failed_to_learn(result, task)
@@ -64,10 +69,10 @@ def summarize(trials: list, results: list, task: str) -> list[dict]:
         out.append(p)
     headline = parse_flat(headline_metric(out, task))
 
-    def rank(p):
+    def rank(p):  # points halving kept longest first
         best = p["metrics"].get(headline[0], {}).get(headline[1], {}).get("mean")
         loss = p["metrics"].get("train", {}).get("loss", {}).get("mean")
-        return (best is None, -(best or 0.0), math.inf if loss is None else loss)
+        return (-p.get("stopped_at", math.inf), best is None, -(best or 0.0), math.inf if loss is None else loss)
 
     return sorted(out, key=rank)
 

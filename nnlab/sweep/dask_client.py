@@ -45,8 +45,9 @@ def check_cluster_options(scheduler: str | None, workers: int | None):
 
 
 @contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None):
-    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes."""
+def open_client(scheduler: str | None = None, workers: int | None = None, preload: tuple = ()):
+    """A Client to a running scheduler (`scheduler`) or to a LocalCluster of `workers` processes, each of
+    which imports the `preload` modules as it starts (Dask runs their `dask_setup(worker)`)."""
     distributed = check_cluster_options(scheduler, workers)
     import dask
 
@@ -66,7 +67,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), _workers_ignore_ctrl_c():
             cluster = distributed.LocalCluster(
                 n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.CRITICAL,
+                dashboard_address=None, silence_logs=logging.CRITICAL, preload=list(preload),
                 # no dashboard; its bare HTTP server on any free loopback port, not a taken 8787
                 scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         client = distributed.Client(cluster, set_as_default=False)
@@ -76,6 +77,49 @@ def open_client(scheduler: str | None = None, workers: int | None = None):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def early_client(scheduler: str | None = None, workers: int | None = None, preload: tuple = ()):
+    """open_client() started now in a background thread, so the workers start while this process reads its
+    configs and data; yields `get()`, which waits for the client. Ctrl-C is ignored until then (as while
+    a cluster starts in the foreground), so the worker processes start without it reaching them."""
+    import signal
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    box: dict = {}
+    ready, done, restored = threading.Event(), threading.Event(), []
+
+    def start():
+        try:
+            with open_client(scheduler, workers, preload) as client:
+                box["client"] = client
+                ready.set()
+                done.wait()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            box["error"] = e
+            ready.set()
+
+    def restore():
+        if previous is not None and not restored:
+            restored.append(signal.signal(signal.SIGINT, previous))
+
+    def get():
+        ready.wait()
+        restore()
+        if "error" in box:
+            raise box["error"]
+        return box["client"]
+
+    thread = threading.Thread(target=start, name="nnlab-cluster-start", daemon=True)
+    thread.start()
+    try:
+        yield get
+    finally:
+        restore()
+        done.set()
+        thread.join()
 
 
 @contextmanager

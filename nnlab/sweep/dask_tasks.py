@@ -7,6 +7,7 @@ would use; the worker rebuilds the same splits from its verified copy of the dat
 nnlab.training.group.train_group, the function the in-process sweep runs. Results come back in trial order.
 """
 
+import math
 import time
 from collections.abc import Callable
 
@@ -17,6 +18,16 @@ from nnlab.training.group import TrialResult, train_group
 from nnlab.training.loop import Fit
 
 
+def dask_setup(worker=None) -> None:
+    """Run in each local worker process as it starts (Dask's preload of this module, which already imported
+    torch and the training code): what a task's first call would import, loaded while the client reads
+    its configs and data."""
+    import torch.func  # noqa: F401 - vmap, for the stacked loss
+    import torch.nn.functional  # noqa: F401
+
+    import nnlab.data.load  # noqa: F401
+
+
 def resolve_threads(cfg: RunConfig, splits) -> int:
     """The thread count a local run of `cfg` picks here: workers use it, so sums run in the same order."""
     from nnlab.training.device import threads_for
@@ -24,10 +35,52 @@ def resolve_threads(cfg: RunConfig, splits) -> int:
     return threads_for(cfg, cfg.model.build(splits.n_features, splits.n_outputs), len(splits.X_train))
 
 
+ALIGN = 16  # chunks start at multiples of this many models: each keeps its place in its stack modulo 16
+
+
+def chunk_groups(trials: list[Trial], splits: list, groups: list[Group], slots: int) -> tuple[list[Group], str]:
+    """Stacks cut into chunks so that `slots` worker slots share the work, and the plan in words.
+
+    A stack gets about slots x (its share of the sweep's work: models x epochs x train rows) chunks, of
+    near-equal size, each starting at a multiple of ALIGN models: a model then sits at the same place in
+    its chunk as in the whole stack modulo 16, where the batched products round the same way, so it
+    gets the numbers the in-process sweep gives it (tested). A stack being halved stays whole: its
+    rungs rank all its points together.
+    """
+    def work(g: Group) -> float:
+        cfg = trials[g.trials[0]].cfg
+        return len(g.trials) * cfg.train.epochs * max(1, len(splits[g.trials[0]].X_train))
+
+    total = sum(work(g) for g in groups) or 1.0
+    chunked = []
+    for g in groups:
+        n = len(g.trials)
+        cuts = max(1, min(round(slots * work(g) / total), math.ceil(n / ALIGN)))
+        if g.path != "vectorized" or g.halving or cuts == 1:
+            chunked.append(g)
+            continue
+        bounds = sorted({0, n, *(min(n, round(i * n / cuts / ALIGN) * ALIGN) for i in range(1, cuts))})
+        parts = [g.trials[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+        chunked += [Group(part, g.path, f"{g.reason} (chunk {j} of {len(parts)})") for j, part in enumerate(parts, 1)]
+    tasks = [len(g.trials) if g.path == "vectorized" else 1 for g in chunked
+             for _ in range(1 if g.path == "vectorized" else len(g.trials))]
+    sizes = " + ".join(str(t) for t in tasks) if len(tasks) <= 8 else f"{min(tasks)} to {max(tasks)}"
+    text = (f"cluster plan: {len(trials)} runs in {len(tasks)} task(s) of {sizes} model(s) on {slots} worker "
+            f"slot(s); each stack is cut into about one chunk per slot by its share of the work (models x epochs "
+            f"x rows), at multiples of {ALIGN} models so every model trains as it would in one stack"
+            + ("; stacks being halved stay whole" if any(g.halving for g in groups) else ""))
+    return chunked, text
+
+
+def worker_slots(client) -> int:
+    """Tasks the cluster runs at once: its workers' threads (1 when none has joined yet)."""
+    return max(1, sum(client.nthreads().values()))
+
+
 def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple[list[Task], list[Group]]:
     """One Task per stacked group and per run of a sequential group, with the (sub)group each covers.
 
-    A task's args are (config dicts, vectorize, threads); its data is named by the client's data.path.
+    A task's args are (config dicts, vectorize, threads, halving spec); its data is named by the client's data.path.
     """
     tasks, covered = [], []
     for group in groups:
@@ -36,13 +89,14 @@ def group_tasks(trials: list[Trial], splits: list, groups: list[Group]) -> tuple
             first = trials[members[0]].cfg
             data = first.data.path if first.data.source == "csv" else None
             args = ([trials[i].cfg.to_dict() for i in members], group.path == "vectorized",
-                    resolve_threads(first, splits[members[0]]))
+                    resolve_threads(first, splits[members[0]]), group.halving)
             tasks.append(Task(f"task{len(tasks)}", args, n_trials=len(members), data=data))
-            covered.append(Group(members, group.path, group.reason))
+            covered.append(Group(members, group.path, group.reason, group.halving))
     return tasks, covered
 
 
-def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads: int) -> list[TrialResult]:
+def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads: int,
+                     halving: dict | None = None) -> list[TrialResult]:
     """On a worker: the group's splits from the local copy of the data, then train_group."""
     from nnlab.data.load import load_many
 
@@ -50,7 +104,7 @@ def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads:
     if data_path is not None:  # the client's path means nothing here
         local = [{**d, "data": {**d["data"], "path": str(data_path)}} for d in local]
     splits = load_many([validate(d, "sweep") for d in local])
-    return train_group(local, splits, vectorize)
+    return train_group(local, splits, vectorize, halving=halving)
 
 
 def failed_result(cfg: RunConfig, reason: str) -> TrialResult:
@@ -93,6 +147,6 @@ def finished_only(trials: list[Trial], splits: list, groups: list[Group], result
     """The trials that came back (after Ctrl-C), with groups renumbered to match: what save() can write."""
     keep = [i for i, r in enumerate(results) if r is not None]
     new_index = {old: new for new, old in enumerate(keep)}
-    kept_groups = [Group([new_index[i] for i in g.trials if i in new_index], g.path, g.reason) for g in groups
+    kept_groups = [Group([new_index[i] for i in g.trials if i in new_index], g.path, g.reason, g.halving) for g in groups
                    if any(i in new_index for i in g.trials)]  # a sequential group may be partly done
     return [trials[i] for i in keep], [splits[i] for i in keep], kept_groups, [results[i] for i in keep]

@@ -18,7 +18,7 @@ def run_groups(trials: list, splits: list, groups: list, on_group=None, stop=Non
         parts = [group.trials] if group.path == "vectorized" else [[i] for i in group.trials]
         for members in parts:
             out = train_group([trials[i].cfg.to_dict() for i in members], [splits[i] for i in members],
-                              vectorize=group.path == "vectorized", stop=stop)
+                              vectorize=group.path == "vectorized", stop=stop, halving=group.halving)
             for i, result in zip(members, out):
                 results[i] = result
             if on_results:

@@ -59,7 +59,7 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     grid = []
     for item in items:
         key, sep, text = item.partition("=")
-        values = _split_top_level(text)
+        values = split_top_level(text)
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key) or not all(values):
             raise UsageError(f"--grid '{item}': expected key=v1,v2,... with a dotted key, "
                              "for example --grid optimizer.lr=0.01,0.1")
@@ -69,7 +69,7 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
     return grid
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
     """Split on commas outside brackets, so list values like [16,16] stay whole."""
     parts, depth, current = [], 0, ""
     for char in text:
@@ -95,31 +95,42 @@ class Trial:
     fold: int | None = None  # with --folds: which fold is this run's test split
 
 
+def grid_points(grid: list[tuple[str, list[str]]]) -> list[dict]:
+    """The cartesian product of a grid, one {key: value text} per point (one empty point without a grid)."""
+    return [dict(pairs) for pairs in itertools.product(*[[(key, v) for v in values] for key, values in grid])]
+
+
 def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seeds: list[int] | None,
            folds: int | None = None) -> list[Trial]:
     """Every grid point x every seed (x every fold), each validated like
     `nnlab train CONFIG ... key=value seed=S [data.folds=K data.fold=F]`; `seeds` None: each point's own seed
     (the config's, or a seed=... override). More than MAX_RUNS runs is refused up front."""
-    from nnlab.config import config_from, parse_yaml, read_config_file
-
     sizes = [len(values) for _, values in grid]
     n_seeds, n_folds = len(seeds or [None]), folds or 1
     n_runs = math.prod(sizes) * n_seeds * n_folds
     per_fold = f", x {n_folds} folds" if folds else ""
     _check_runs(n_runs, f"--grid: {' x '.join(f'{n:,}' for n in sizes) or 1} values = {math.prod(sizes):,} grid points, "
                         f"x {n_seeds:,} seed{'s' * (n_seeds > 1)}{per_fold} = {n_runs:,} runs")
+    return expand_points(config, overrides, grid_points(grid), seeds, folds=folds)
+
+
+def expand_points(config, overrides: list[str], points: list[dict], seeds: list[int] | None, first: int = 0,
+                  folds: int | None = None) -> list[Trial]:
+    """Each point ({key: value text}, numbered from `first`) x every seed (x every fold), validated as `nnlab train`
+    would; a point's values are kept as YAML reads them (0.1, [16])."""
+    from nnlab.config import config_from, parse_yaml, read_config_file
+
     raw = read_config_file(Path(config))  # once: every trial is this file with its own overrides
-    parsed = {(key, v): parse_yaml(v, f"--grid {key}={v}") for key, values in grid for v in values}
     trials = []
-    points = itertools.product(*[[(key, v) for v in values] for key, values in grid])
-    for point, pairs in enumerate(points):
-        extra = [f"{k}={v}" for k, v in pairs]
+    for point, pairs in enumerate(points, start=first):
+        extra = [f"{k}={v}" for k, v in pairs.items()]
+        values = {k: parse_yaml(v, f"{k}={v}") for k, v in pairs.items()}
         for seed in seeds or [None]:
             for fold in range(folds) if folds else [None]:
                 args = [*overrides, *extra, *([f"seed={seed}"] if seed is not None else []),
                         *([f"data.folds={folds}", f"data.fold={fold}"] if folds else [])]
                 cfg = config_from(raw, config, args)
-                trials.append(Trial(point, {k: parsed[k, v] for k, v in pairs}, cfg.seed, cfg, args, fold))
+                trials.append(Trial(point, values, cfg.seed, cfg, args, fold))
     return trials
 
 
@@ -155,6 +166,7 @@ class Group:
     trials: list[int]  # indices into the trial list
     path: str
     reason: str
+    halving: dict | None = None  # successive halving in this stack: {"points", "rungs", "eta"} (training.halving)
 
 
 def plan(trials: list[Trial], splits: list, vectorize: bool = True) -> list[Group]:

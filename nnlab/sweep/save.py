@@ -7,9 +7,10 @@ aggregates.
       runs.csv                    one row per model: sub-directory, grid values, seed, status, metrics
       g00-seed0/ ...              a normal run directory each (`nnlab eval` and `nnlab reproduce` open it)
 
-    with SweepFolder.claim(out, trials, splits, groups, kind) as folder:  # before training: fails now if unwritable
+    with SweepFolder.claim(out, name, kind, n_points) as folder:  # before training: fails now if unwritable
+        offset = folder.extend(trials, splits, groups)             # a batch (a grid is one)
         ... folder.add(indices, results) as runs finish ...
-        summary = folder.close(seconds)                                 # the aggregates
+        summary = folder.close(seconds)                             # the aggregates
 
 Leaving the block on an error (a disk that fills up, an interrupt) still writes the aggregates of the runs
 saved so far, with status interrupted; a folder that saved nothing is removed.
@@ -34,26 +35,41 @@ def sub_run_name(trial: Trial, n_points: int) -> str:
 
 
 class SweepFolder:
-    """A sweep's folder, locked for this process from claim to close; the sub-runs saved so far."""
+    """A sweep's folder, locked for this process from claim to close; the sub-runs saved so far.
 
-    def __init__(self, path: Path, lock, trials: list[Trial], splits: list, groups: list[Group], kind: str):
-        self.path, self.lock, self.kind = path, lock, kind
-        self.trials, self.splits, self.groups = trials, splits, groups
-        self.n_points = len({t.point for t in trials})
-        self.group_of = {i: g for g in groups for i in g.trials}
-        self.index = {(t.point, t.seed, t.fold): i for i, t in enumerate(trials)}
+    Trials come in batches (a grid is one; a search asks for several): `extend(trials, splits, groups)` gives
+    each its place, `add(indices, results)` saves those that finished, `close()` writes the aggregates.
+    """
+
+    def __init__(self, path: Path, lock, kind: str, n_points: int):
+        self.path, self.lock, self.kind, self.n_points = path, lock, kind, n_points
+        self.trials, self.splits, self.groups = [], [], []
+        self.group_of: dict[int, Group] = {}
         self.saved: dict[int, TrialResult] = {}  # trial index -> its result, whose sub-run is complete on disk
+        self.results: dict[int, TrialResult] = {}  # every result that came back (a stack's all at once)
         self.started = time.perf_counter()
 
     @classmethod
-    def claim(cls, out: Path, trials: list[Trial], splits: list, groups: list[Group], kind: str) -> "SweepFolder":
+    def claim(cls, out: Path, name: str, kind: str, n_points: int) -> "SweepFolder":
         """A new folder under `out`, locked; its lock file is its first write, so a full or read-only disk fails
-        here (exit 2 or 4), before any training."""
-        path = new_folder(Path(out), f"{trials[0].cfg.name}-{kind}")
-        return cls(path, take_folder(path, created=True), trials, splits, groups, kind)
+        here (exit 2 or 4), before any training. `n_points`: how many points the sweep trains (sub-run names)."""
+        path = new_folder(Path(out), f"{name}-{kind}")
+        return cls(path, take_folder(path, created=True), kind, n_points)
 
-    def add(self, indices: list[int], results: list[TrialResult]) -> None:
-        """Save the sub-runs of trials that finished (`results` in the order of `indices`)."""
+    def extend(self, trials: list[Trial], splits: list, groups: list[Group]) -> int:
+        """A batch about to train; its trials' indices here start at the offset returned."""
+        offset = len(self.trials)
+        self.trials += trials
+        self.splits += splits
+        for g in groups:
+            moved = Group([i + offset for i in g.trials], g.path, g.reason, g.halving)
+            self.groups.append(moved)
+            self.group_of.update({i: moved for i in moved.trials})
+        return offset
+
+    def add(self, indices: list[int], results: list) -> None:
+        """Save the sub-runs of trials that finished (`results` in the order of `indices`; None: not trained)."""
+        self.results.update((i, r) for i, r in zip(indices, results) if r is not None)
         for i, result in zip(indices, results):
             self._save(i, result)
 
@@ -64,16 +80,13 @@ class SweepFolder:
         if run_dir.exists():  # a save of this process that an interrupt cut short: the folder is ours (locked)
             shutil.rmtree(run_dir)
         group = self.group_of[i]
-        stack = stack_record(self.trials, group, i) if group.path == "vectorized" else None
+        stack = stack_record(self.trials, group, i, self.results) if group.path == "vectorized" else None
         save_sub_run(run_dir, self.trials[i], self.splits[i], result, group.path, stack)
         self.saved[i] = result
 
-    def close(self, seconds: float | None = None, status: str = "finished", trials: list[Trial] | None = None,
-              results: list | None = None) -> dict:
-        """Save the `results` of `trials` not saved yet (a cluster's failed runs), write the aggregates over every
-        saved run and release the folder; return the summary (what --json prints)."""
-        for trial, result in zip(trials or [], results or []):
-            self._save(self.index[(trial.point, trial.seed, trial.fold)], result)
+    def close(self, seconds: float | None = None, status: str = "finished", extra: dict | None = None) -> dict:
+        """Write the aggregates over every saved run and release the folder; return the summary (what --json
+        prints, with the `extra` keys)."""
         kept = sorted(self.saved)
         trials, results = [self.trials[i] for i in kept], [self.saved[i] for i in kept]
         run_dirs = [str(self.path / sub_run_name(t, self.n_points)) for t in trials]
@@ -91,7 +104,7 @@ class SweepFolder:
             **({"folds": self.trials[0].cfg.data.folds, "per_fold": aggregate.per_fold(trials, results, run_dirs)}
                if self.trials[0].fold is not None else {}),
             "errors": [{"run_dir": d, "seed": t.seed, "overrides": t.overrides, "error": r.error}
-                       for t, r, d in zip(trials, results, run_dirs) if r.error]}
+                       for t, r, d in zip(trials, results, run_dirs) if r.error], **(extra or {})}
         with store.saving(self.path):
             write_atomic(self.path / "points.csv", aggregate.points_csv(points))
             write_atomic(self.path / "runs.csv", aggregate.runs_csv(trials, results, run_dirs, task))
@@ -121,20 +134,25 @@ class SweepFolder:
             raise CheckpointError(f"{error}; the {len(self.saved)} runs saved before it are in {self.path}") from None
 
 
-def stack_record(trials: list[Trial], group: Group, i: int) -> dict:
+def stack_record(trials: list[Trial], group: Group, i: int, results: list | None = None) -> dict:
     """The stack trial i trained in, for its receipt: its position and every member's seed and per-model
-    optimizer settings (the rest of their configs is trial i's), so `nnlab reproduce` can train it again."""
-    def member(trial):
-        optimizer = trial.cfg.optimizer.model_dump(mode="json")
-        return {"seed": trial.cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer},
-                **({"fold": trial.cfg.data.fold} if trial.cfg.data.folds else {})}
+    optimizer settings and fold (the rest of their configs is trial i's), so `nnlab reproduce` can train it again;
+    with successive halving, the rungs and the epoch each member was dropped at (None: kept to the end)."""
+    def member(j):
+        cfg = trials[j].cfg
+        optimizer = cfg.optimizer.model_dump(mode="json")
+        m = {"seed": cfg.seed, "optimizer": {k: optimizer[k] for k in VECTORIZED_KEYS if k in optimizer},
+             **({"fold": cfg.data.fold} if cfg.data.folds else {})}
+        return {**m, "stopped_at": results[j].stopped_at} if group.halving else m
 
-    return {"index": group.trials.index(i), "members": [member(trials[j]) for j in group.trials]}
+    record = {"index": group.trials.index(i), "members": [member(j) for j in group.trials]}
+    return {**record, "halving": {"rungs": group.halving["rungs"]}} if group.halving else record
 
 
 def save_sub_run(run_dir: Path, trial: Trial, splits, result: TrialResult, path: str, stack: dict | None = None) -> None:
     """An ordinary run directory, as `nnlab train` leaves it, with a receipt `nnlab reproduce` can use."""
     with Run.claim(trial.cfg, splits, result.model, result.device, result.threads, path=run_dir) as run:
         run.start(trial.args, stack=stack)
-        run.finish(result.fit, result.outcome, result.status, path=path,
-                   **({"error": result.error} if result.error else {}))
+        extra = {"error": result.error} if result.error else \
+            {"stopped_at": result.stopped_at} if result.stopped_at else {}
+        run.finish(result.fit, result.outcome, result.status, path=path, **extra)

@@ -26,6 +26,8 @@ class TrialResult:
     baseline: float | None  # majority-class rate of the scored split (classification)
     model: object = field(repr=False, default=None)  # nn.Module on the CPU
     error: str | None = None  # why a "failed" run has no numbers (e.g. its cluster worker kept dying)
+    stopped_at: int | None = None  # successive halving dropped it at this epoch (status "pruned")
+    rungs: list = field(default_factory=list)  # its {"epoch", "score", "loss"} at each rung it reached
 
     @property
     def metrics(self) -> dict:
@@ -33,14 +35,16 @@ class TrialResult:
         return self.outcome.metrics if self.outcome else {"train": {}, "test": {}}
 
 
-def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool, stop=None) -> list[TrialResult]:
+def train_group(cfg_dicts: list[dict], splits: list, vectorize: bool, stop=None,
+                halving: dict | None = None) -> list[TrialResult]:
     """Train one group's runs (stacked when `vectorize`), score them; no files, no printing.
 
-    `stop` (a StopFlag) ends training after the current step with Interrupted.
+    `stop` (a StopFlag) ends training after the current step with Interrupted. `halving` (plain data, see
+    training.halving.make_pruner) drops points of a stack at its rungs.
     """
     cfgs = [validate(d, "sweep") for d in cfg_dicts]
     if vectorize and len(cfgs) > 1:
-        return _train_stacked(cfgs, splits, stop)
+        return _train_stacked(cfgs, splits, stop, halving)
     return [_train_alone(cfg, s, stop) for cfg, s in zip(cfgs, splits)]
 
 
@@ -59,28 +63,40 @@ def _train_alone(cfg: RunConfig, splits, stop) -> TrialResult:
                    setup.loss_fn, setup.val)
 
 
-def _train_stacked(cfgs: list[RunConfig], splits: list, stop) -> list[TrialResult]:
+def _train_stacked(cfgs: list[RunConfig], splits: list, stop, halving: dict | None = None) -> list[TrialResult]:
+    """fit_stacked(), then every model scored on its own rows as `nnlab train` scores it (a dropped one as it
+    left the stack)."""
+    from nnlab.training.halving import make_pruner
     from nnlab.training.losses import make_loss
     from nnlab.training.stacked import fit_stacked, prepare_stacked
 
     setup = prepare_stacked(cfgs, splits)
-    result = fit_stacked(setup, cfgs[0].train, stop)
-    return [_scored(c, s, setup.stack.module(k).to(setup.device), fit,
-                    "diverged" if result.diverged_at[k] else "finished", setup.threads, setup.device,
-                    setup.member_tensors(k), make_loss(c.loss, s.class_weight).to(setup.device), setup.member_val(k))
-            for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits))]
+    prune = make_pruner(halving, setup, splits) if halving else None
+    result = fit_stacked(setup, cfgs[0].train, stop, prune)
+    stopped = result.stopped_at or [None] * len(cfgs)
+    at_end = [k for k in range(len(cfgs)) if stopped[k] is None]  # position p of the stack now: model at_end[p]
+    results = []
+    for k, (c, s, fit) in enumerate(zip(cfgs, splits, result.fits)):
+        status = "diverged" if result.diverged_at[k] else "pruned" if stopped[k] else "finished"
+        model = prune.dropped[k] if stopped[k] else setup.stack.module(at_end.index(k))
+        results.append(_scored(c, s, model.to(setup.device), fit, status, setup.threads, setup.device,
+                               s.tensors(setup.device), make_loss(c.loss, s.class_weight).to(setup.device),
+                               s.val_tensors(setup.device)))
+        if prune is not None:
+            results[-1].stopped_at, results[-1].rungs = stopped[k], prune.rung_scores.get(k, [])
+    return results
 
 
 def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, device, tensors=None,
             loss_fn=None, val=None) -> TrialResult:
-    """Final metrics, computed as train computes them (nothing for a diverged model); `tensors` and `val`: the
-    splits already on the device."""
+    """Final metrics, computed as train computes them, numpy only (nothing for a diverged model); `tensors` and
+    `val`: the splits already on the device."""
     from dataclasses import replace
 
     from nnlab.scoring.metrics import assess_splits
 
     outcome = None
-    if status == "finished":
+    if status in ("finished", "pruned"):  # a pruned model: its numbers as it left the stack
         outcome = assess_splits(model, cfg, splits, tensors, loss_fn, val=val)
     baseline = None
     if cfg.task == "classification":
@@ -88,4 +104,3 @@ def _scored(cfg: RunConfig, splits, model, fit: Fit, status: str, threads: int, 
         baseline = float(np.bincount(y.reshape(-1).astype(np.int64)).max() / len(y))
     plain = replace(fit, state=None)  # the loop state stays behind: nothing resumes a sub-run
     return TrialResult(plain, outcome, status, threads, str(device), baseline, model.cpu())
-

@@ -102,6 +102,17 @@ class MemberBatches:
         self.shuffles = [torch.Generator().manual_seed(s) for s in setup.seeds]  # each model's single-run stream
         self.mask = row_mask(setup.rows, "train", self.n, self.device)
 
+    def keep(self, index: list[int]) -> None:
+        """Only the models at `index` stay (successive halving; setup.keep has compacted the tensors): their
+        sizes, shuffle streams and accumulation weights."""
+        self.K = len(index)
+        self.sizes = [self.sizes[i] for i in index]
+        self.shuffles = [self.shuffles[i] for i in index]
+        if self.weights is not None:
+            at = torch.tensor(index, device=self.device)
+            self.weights = [w.index_select(0, at) for w in self.weights]
+        self.mask = row_mask(self.setup.rows, "train", self.n, self.device)
+
     def step_due(self, j: int) -> bool:
         """After slice j (0-based), is it time for an optimizer step?"""
         return self.weights is None or (j + 1) % self.accumulate == 0 or j + 1 == self.n_batches
@@ -201,13 +212,27 @@ class Members:
             index = torch.tensor(members, device=next(iter(params.values())).device)
             for name, p in params.items():
                 p.index_copy_(0, index, self.kept[name].index_select(0, index))
-        info = []
-        for k in range(self.K):
-            watch = self.watches[k]
-            early = self.stopped_epoch[k] is not None
-            info.append({"stopped": "diverged" if self.diverged[k] else "early_stopping" if early else "epochs",
-                         "stopped_epoch": self.stopped_epoch[k] if early else epochs,
-                         "best_epoch": watch.best_epoch if watch else None, "monitor": watch.monitor if watch else None,
-                         "best": watch.best_value if watch else None,
-                         "steps": self.steps_at[k] if early else steps})
-        return info
+        return [self.info(k, epochs, steps) for k in range(self.K)]
+
+    def info(self, k: int, epochs: int, steps: int) -> dict:
+        """Model k's Fit stop fields (and steps), had training ended for it after epoch `epochs`."""
+        watch = self.watches[k]
+        early = self.stopped_epoch[k] is not None
+        return {"stopped": "diverged" if self.diverged[k] else "early_stopping" if early else "epochs",
+                "stopped_epoch": self.stopped_epoch[k] if early else epochs,
+                "best_epoch": watch.best_epoch if watch else None, "monitor": watch.monitor if watch else None,
+                "best": watch.best_value if watch else None, "steps": self.steps_at[k] if early else steps}
+
+    def keep(self, index: list[int]) -> None:
+        """Only the models at `index` stay in the stack (successive halving): their watches, schedules and kept
+        weights, in that order."""
+        def pick(values):
+            return [values[i] for i in index]
+
+        self.watches, self.schedules, self.active = pick(self.watches), pick(self.schedules), pick(self.active)
+        self.stopped_epoch, self.steps_at = pick(self.stopped_epoch), pick(self.steps_at)
+        self.diverged, self.has_kept = pick(self.diverged), pick(self.has_kept)
+        if self.kept is not None:
+            at = torch.tensor(index, device=next(iter(self.kept.values())).device)
+            self.kept = {name: t.index_select(0, at) for name, t in self.kept.items()}
+        self.K = len(index)

@@ -3,7 +3,8 @@
 Why not torch.optim: constructing any torch.optim.Optimizer imports torch._dynamo (measured here:
 +2.4 s on every `nnlab train`, more than the whole wine training). These classes run the same
 `torch._foreach_*` calls in the same order, so the numbers are bit-identical to
-`torch.optim.SGD/Adam/AdamW(foreach=True)`; tests/test_optim.py checks that step by step.
+`torch.optim.SGD/Adam/AdamW(foreach=True)`; tests/training/test_optim.py checks that step by step.
+StackedSGD is SGD for K stacked models with per-model lr, momentum and weight decay (training/stacked.py).
 """
 
 import torch
@@ -39,6 +40,11 @@ class SGD:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
             p.grad = None
+
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Stacked models (dim 0 indexes them): keep those at `index`, training `params` from now on."""
+        self.params = list(params)
+        self.momentum_buffers = keep_rows(self.momentum_buffers, index)
 
     def state_dict(self) -> dict:
         return {"momentum_buffers": self.momentum_buffers}
@@ -84,6 +90,11 @@ class Adam:
         for p in self.params:
             p.grad = None
 
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Stacked models (dim 0 indexes them): keep those at `index`, training `params` from now on."""
+        self.params = list(params)
+        self.exp_avgs, self.exp_avg_sqs = keep_rows(self.exp_avgs, index), keep_rows(self.exp_avg_sqs, index)
+
     def state_dict(self) -> dict:
         return {"t": self.t, "exp_avgs": self.exp_avgs, "exp_avg_sqs": self.exp_avg_sqs}
 
@@ -91,3 +102,68 @@ class Adam:
         self.t = int(state["t"])
         self.exp_avgs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avgs"], self.params)]
         self.exp_avg_sqs = [s.to(p.device, copy=True) for s, p in zip(state["exp_avg_sqs"], self.params)]
+
+
+def keep_rows(tensors: list[torch.Tensor] | None, index: list[int]) -> list[torch.Tensor] | None:
+    """Rows `index` (dim 0) of each tensor: the state of the stacked models that stay."""
+    if tensors is None:
+        return None
+    return [t.index_select(0, torch.tensor(index, dtype=torch.long, device=t.device)) for t in tensors]
+
+
+class StackedSGD:
+    """nnlab.optim.SGD for K stacked models with per-model lr, momentum and weight decay.
+
+    torch's `add(x, y, alpha=a)` rounds once (a fused multiply-add with `a` in float32); with a
+    tensor of per-model values we compute the same expression in float64 and round once to float32.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: list[float], momentum: list[float],
+                 weight_decay: list[float], nesterov: bool):
+        self.params, self.nesterov = params, nesterov
+        self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in params]
+        self.momentum = [self._per_model(torch.tensor(momentum, dtype=torch.float32), p) for p in params]
+        self.weight_decay = [self._per_model(torch.tensor(weight_decay, dtype=torch.float32), p) for p in params]
+        self.use_momentum, self.use_decay = any(momentum), any(weight_decay)
+        self.momentum_buffers = None
+
+    def set_lr(self, lr: list[float]) -> None:
+        """Each model's lr from now on (a schedule's)."""
+        self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in self.params]
+
+    @staticmethod
+    def _per_model(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return values.double().to(p.device).reshape(-1, *([1] * (p.dim() - 1)))  # (K, 1, ...)
+
+    @staticmethod
+    def _fma(x, a, y):  # x + a·y rounded once to float32
+        return (x.double() + a * y.double()).float()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = [p.grad for p in self.params]
+        if self.use_decay:
+            grads = [self._fma(g, wd, p) for g, wd, p in zip(grads, self.weight_decay, self.params)]
+        if self.use_momentum:
+            if self.momentum_buffers is None:
+                self.momentum_buffers = [g.detach().clone() for g in grads]
+            else:
+                self.momentum_buffers = [(b.double() * m).float() + g
+                                         for b, m, g in zip(self.momentum_buffers, self.momentum, grads)]
+            if self.nesterov:
+                grads = [self._fma(g, m, b) for g, m, b in zip(grads, self.momentum, self.momentum_buffers)]
+            else:
+                grads = self.momentum_buffers
+        for p, lr, g in zip(self.params, self.lr, grads):
+            p.copy_(self._fma(p, lr, g))
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def keep(self, index: list[int], params: list[torch.Tensor]) -> None:
+        """Keep the models at `index`: their lr, momentum, decay and momentum buffers; train `params` now."""
+        self.params = params
+        self.lr, self.momentum, self.weight_decay = (keep_rows(values, index)
+                                                     for values in (self.lr, self.momentum, self.weight_decay))
+        self.momentum_buffers = keep_rows(self.momentum_buffers, index)

@@ -8,7 +8,7 @@ each alone (bit for bit in the cases tests/test_vectorized.py checks, to float r
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -16,6 +16,7 @@ from torch import nn
 from nnlab.config import RunConfig, TrainConfig
 from nnlab.scoring.metrics import loss_scale, rows_per_step
 from nnlab.training.loop import Fit
+from nnlab.training.optim import StackedSGD
 from nnlab.training.signals import StopFlag, interrupted
 
 _ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU)
@@ -86,63 +87,21 @@ class Stacked:
         set_rng(saved, device)
         return torch.stack(out)
 
+    def keep(self, index: list[int]) -> None:
+        """Keep only the models at `index` (in that order): fresh leaf tensors, so the next steps are cheaper."""
+        at = torch.tensor(index, dtype=torch.long, device=next(iter(self.params.values())).device)
+        self.params = {k: p.detach().index_select(0, at).requires_grad_() for k, p in self.params.items()}
+        self.buffers = {k: b.index_select(0, at) for k, b in self.buffers.items()}
+        if self.rng_states is not None:
+            self.rng_states = [self.rng_states[i] for i in index]
+        self.k = len(index)
+
     def module(self, k: int) -> nn.Module:
         """Model k as an ordinary nn.Module on the CPU (a copy)."""
         m = copy.deepcopy(self.template).cpu()
         state = {name: t[k].detach().cpu().clone() for name, t in {**self.params, **self.buffers}.items()}
         m.load_state_dict({name: state[name] for name in m.state_dict()})
         return m
-
-
-class StackedSGD:
-    """nnlab.optim.SGD for K stacked models with per-model lr, momentum and weight decay.
-
-    torch's `add(x, y, alpha=a)` rounds once (a fused multiply-add with `a` in float32); with a
-    tensor of per-model values we compute the same expression in float64 and round once to float32.
-    """
-
-    def __init__(self, params: list[torch.Tensor], lr: list[float], momentum: list[float],
-                 weight_decay: list[float], nesterov: bool):
-        self.params, self.nesterov = params, nesterov
-        self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in params]
-        self.momentum = [self._per_model(torch.tensor(momentum, dtype=torch.float32), p) for p in params]
-        self.weight_decay = [self._per_model(torch.tensor(weight_decay, dtype=torch.float32), p) for p in params]
-        self.use_momentum, self.use_decay = any(momentum), any(weight_decay)
-        self.momentum_buffers = None
-
-    def set_lr(self, lr: list[float]) -> None:
-        """Each model's lr from now on (a schedule's)."""
-        self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in self.params]
-
-    @staticmethod
-    def _per_model(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return values.double().to(p.device).reshape(-1, *([1] * (p.dim() - 1)))  # (K, 1, ...)
-
-    @staticmethod
-    def _fma(x, a, y):  # x + a·y rounded once to float32
-        return (x.double() + a * y.double()).float()
-
-    @torch.no_grad()
-    def step(self) -> None:
-        grads = [p.grad for p in self.params]
-        if self.use_decay:
-            grads = [self._fma(g, wd, p) for g, wd, p in zip(grads, self.weight_decay, self.params)]
-        if self.use_momentum:
-            if self.momentum_buffers is None:
-                self.momentum_buffers = [g.detach().clone() for g in grads]
-            else:
-                self.momentum_buffers = [(b.double() * m).float() + g
-                                         for b, m, g in zip(self.momentum_buffers, self.momentum, grads)]
-            if self.nesterov:
-                grads = [self._fma(g, m, b) for g, m, b in zip(grads, self.momentum, self.momentum_buffers)]
-            else:
-                grads = self.momentum_buffers
-        for p, lr, g in zip(self.params, self.lr, grads):
-            p.copy_(self._fma(p, lr, g))
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
 
 
 def make_stacked_optimizer(params: list[torch.Tensor], configs: list, per_model_lr: bool = False):
@@ -184,10 +143,33 @@ class StackedSetup:
     def member_val(self, k: int) -> tuple:
         return tuple(t[k][:self.rows["val"][k]] if self.rows else t[k] for t in self.val)
 
+    def keep(self, index: list[int]) -> None:
+        """Compact the stack to the models at `index` (successive halving): parameters, optimizer state, data
+        tensors, seeds, and each model's rows, class weights and lr."""
+        self.stack.keep(index)
+        self.optimizer.keep(index, list(self.stack.params.values()))
+        self.tensors = tuple(keep_data(t, index) for t in self.tensors)
+        if self.val is not None:
+            self.val = tuple(keep_data(t, index) for t in self.val)
+        self.seeds = [self.seeds[i] for i in index]
+        if self.rows is not None:
+            self.rows = {split: [rows[i] for i in index] for split, rows in self.rows.items()}
+        if self.class_weight is not None:
+            self.class_weight = keep_data(self.class_weight, index)
+        if self.lrs is not None:
+            self.lrs = [self.lrs[i] for i in index]
+
 
 def needs_member_lrs(cfg: TrainConfig) -> bool:
     """A plateau schedule reacts to each model's own numbers: the models' lrs part ways."""
     return cfg.scheduler is not None and cfg.scheduler.name == "plateau"
+
+
+def keep_data(t: torch.Tensor, index: list[int]) -> torch.Tensor:
+    """Rows `index` of a (K, N, ...) data tensor; a shared copy (an expanded view) stays one copy."""
+    if t.shape[0] and t.stride(0) == 0:
+        return t[0].expand(len(index), *t.shape[1:])
+    return t.index_select(0, torch.tensor(index, dtype=torch.long, device=t.device))
 
 
 def prepare_stacked(cfgs: list[RunConfig], splits: list) -> StackedSetup:
@@ -224,37 +206,41 @@ class StackedFit:
 
     fits: list[Fit]
     diverged_at: list[int | None]
+    stopped_at: list[int | None] = field(default_factory=list)  # the epoch `prune` dropped a model at (None: kept)
 
 
-def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = None) -> StackedFit:
+def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = None, prune=None) -> StackedFit:
     """fit() for K stacked models; a set `stop.signum` ends it after the current step (Interrupted).
 
     Per model (training/members.py): its own rows and minibatches, validation score, early stop, best
     weights and lr schedule. The loop ends when every model has stopped or diverged, or after cfg.epochs.
+    `prune` (successive halving) has `epochs`, the rungs: at each, after the epoch is logged, `prune(epoch,
+    setup, alive)` gets the original indices of the models still in the stack; when it returns a subset,
+    the stack is compacted to it (the dropped models' Fits end there).
     """
-    from nnlab.training.members import MemberBatches, Members, member_loss, row_mask
+    from nnlab.training.members import MemberBatches, Members, member_loss
 
-    stack, optimizer, task = setup.stack, setup.optimizer, setup.task
+    stack, optimizer = setup.stack, setup.optimizer
     log_every = cfg.log_interval
-    X, y, X_test, y_test = setup.tensors
-    X_val, y_val = setup.val if setup.val is not None else (X[:, :0], y[:, :0])
-    K, device = stack.k, X.device
+    K, device = stack.k, setup.tensors[0].device
     per_model_loss = member_loss(setup)
     batches = MemberBatches(setup, cfg.batch_size, cfg.accumulate)
-    test_mask, val_mask = (row_mask(setup.rows, split, t.shape[1], device) for split, t in (("test", X_test), ("val", X_val)))
-    has_val, no_val = X_val.shape[1] > 0, [{} for _ in range(K)]
+    has_val = setup.val is not None and setup.val[0].shape[1] > 0
     members = Members(setup, cfg, setup.lrs or [optimizer.lr] * K, has_val=has_val)
-    test_scale, val_scale = (_loss_scales(setup, cfg, split, t.shape[1]) for split, t in (("test", X_test), ("val", X_val)))
+    splits = _Evaluation(setup, cfg)
     histories = [[] for _ in range(K)]
     diverged_at: list[int | None] = [None] * K
-    check_every = 1 if device.type == "cpu" else log_every  # as fit(): reading a CUDA flag is a host sync
+    alive, stopped_at, ended = list(range(K)), [None] * K, {}  # halving: the models still in the stack
+    rungs = set(prune.epochs) if prune is not None else set()
+    # as fit(): reading a CUDA flag is a host sync; halving checks every epoch, as it may compact after any
+    check_every = 1 if device.type == "cpu" or prune is not None else log_every
     unchecked = []  # epoch losses (K,) not yet checked for finiteness
     steps, start, epoch = 0, time.perf_counter(), 0
     for epoch in range(1, cfg.epochs + 1):
         lrs = members.lrs()
         if lrs is not None:
             _set_lrs(optimizer, lrs)
-        epoch_loss = torch.zeros(K, device=device)
+        epoch_loss = torch.zeros(len(alive), device=device)
         for j, (xb, yb, mask, weight, rows) in enumerate(batches.epoch()):
             losses = per_model_loss(stack.forward(xb, training=True, rows=rows), yb, mask)  # (K,)
             # models are independent: d(sum)/d(model k) = d(loss k)
@@ -267,31 +253,65 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
             if stop is not None and stop.signum:
                 raise interrupted(stop.signum, f"epoch {epoch}")
         unchecked.append(epoch_loss)
-        logged = epoch % log_every == 0 or epoch == cfg.epochs
+        logged = epoch % log_every == 0 or epoch == cfg.epochs or epoch in rungs
         if logged or epoch % check_every == 0 or members.watching:
             finite = torch.isfinite(torch.stack(unchecked)).tolist()  # (epochs since the last check, K)
             for checked_epoch, row in enumerate(finite, start=epoch - len(finite) + 1):
-                for k, ok in enumerate(row):
-                    if not ok and diverged_at[k] is None and members.active[k]:  # a stopped model's weights are kept
-                        diverged_at[k] = checked_epoch
+                for k, ok in enumerate(row):  # a stopped model's weights are kept
+                    if not ok and diverged_at[alive[k]] is None and members.active[k]:
+                        diverged_at[alive[k]] = checked_epoch
             unchecked.clear()
         train_loss = (epoch_loss / batches.n_batches).tolist() if logged or members.watching else None
-        val = evaluate_stacked(stack, per_model_loss, X_val, y_val, task, "val_", val_mask, val_scale) if has_val else no_val
+        val = splits.evaluate("val") if has_val else [{} for _ in alive]
         active = list(members.active)
-        stopping = members.epoch_end(epoch, stack.params, val, train_loss, diverged_at, steps)
+        stopping = members.epoch_end(epoch, stack.params, val, train_loss, [diverged_at[m] for m in alive], steps)
         if logged or stopping:
-            tests = evaluate_stacked(stack, per_model_loss, X_test, y_test, task, "test_", test_mask, test_scale)
+            tests = splits.evaluate("test")
             seconds = round(time.perf_counter() - start, 4)
-            for k in range(K):
-                if diverged_at[k] is None and active[k] and (logged or k in stopping):
-                    histories[k].append({"epoch": epoch, "train_loss": train_loss[k], **val[k], **tests[k],
+            for k, m in enumerate(alive):
+                if diverged_at[m] is None and active[k] and (logged or k in stopping):
+                    histories[m].append({"epoch": epoch, "train_loss": train_loss[k], **val[k], **tests[k],
                                          **({"lr": lrs[k]} if lrs is not None else {}), "seconds": seconds})
+        # ---- successive halving: at a rung, prune may drop models; the stack (and each model's own state) is
+        # compacted to the rest
+        if epoch in rungs and epoch < cfg.epochs and (kept := prune(epoch, setup, alive)) is not None:
+            at = {m: k for k, m in enumerate(alive)}
+            for m in set(alive) - set(kept):
+                stopped_at[m] = epoch
+                ended[m] = {**members.info(at[m], epoch, steps), "steps": steps, "seconds": time.perf_counter() - start}
+            index = [at[m] for m in kept]
+            setup.keep(index)
+            batches.keep(index)
+            members.keep(index)
+            splits = _Evaluation(setup, cfg)
+            stack, alive = setup.stack, list(kept)
+        # ---- end of halving
         if not any(members.active):
             break
     seconds = time.perf_counter() - start
-    ends = members.finish(stack.params, epoch, steps)
-    fits = [Fit(h, end.pop("steps"), seconds, **end) for h, end in zip(histories, ends)]
-    return StackedFit(fits, diverged_at)
+    for k, (m, end) in enumerate(zip(alive, members.finish(stack.params, epoch, steps))):
+        ended[m] = {**end, "seconds": seconds}
+    fits = [Fit(h, ended[m].pop("steps"), ended[m].pop("seconds"), **ended[m]) for m, h in enumerate(histories)]
+    return StackedFit(fits, diverged_at, stopped_at)
+
+
+class _Evaluation:
+    """Each model scored on its own rows of a split, every epoch: the masks and sse scales of the stack as it is."""
+
+    def __init__(self, setup: StackedSetup, cfg: TrainConfig):
+        from nnlab.training.members import member_loss, row_mask
+
+        X, y, X_test, y_test = setup.tensors
+        X_val, y_val = setup.val if setup.val is not None else (X[:, :0], y[:, :0])
+        self.setup, self.loss = setup, member_loss(setup)
+        self.data = {"test": (X_test, y_test), "val": (X_val, y_val)}
+        self.masks = {split: row_mask(setup.rows, split, t.shape[1], X.device) for split, (t, _) in self.data.items()}
+        self.scales = {split: _loss_scales(setup, cfg, split, t.shape[1]) for split, (t, _) in self.data.items()}
+
+    def evaluate(self, split: str) -> list[dict]:
+        X, y = self.data[split]
+        return evaluate_stacked(self.setup.stack, self.loss, X, y, self.setup.task, f"{split}_", self.masks[split],
+                                self.scales[split])
 
 
 def _loss_scales(setup: StackedSetup, cfg: TrainConfig, split: str, n_rows: int):

@@ -7,7 +7,7 @@ from nnlab.vocabulary import HEADLINE, flat
 
 
 def runs_table(rows: list[dict]) -> Table:
-    """`nnlab runs`: one line per run directory, newest first."""
+    """`nnlab runs`: one line per run directory, newest first (a sweep's folder: its best point, mean ± std)."""
     from rich import box
 
     table = Table(title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -22,7 +22,8 @@ def runs_table(rows: list[dict]) -> Table:
         table.add_row(row["run"], (row.get("time") or "")[5:16], row.get("model") or "",
                       " ".join(row.get("overrides") or []), _epochs_text(row.get("epoch"), row.get("epochs")),
                       f"{loss:.4g}" if isinstance(loss, (int, float)) else "",
-                      _metrics_text(metrics), Text(row["status"], style=styles.get(row["status"], "dim")))
+                      row.get("result") or _metrics_text(metrics),
+                      Text(row["status"], style=styles.get(row["status"], "dim")))
     return table
 
 

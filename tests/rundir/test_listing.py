@@ -70,3 +70,17 @@ def test_a_run_being_written_is_listed_as_running(cli, tmp_path):
         assert json.loads(cli("runs", cli.out, "--json").stdout)[0]["status"] == "running"
         assert "running" in cli("runs", cli.out).stdout
     assert json.loads(cli("runs", cli.out, "--json").stdout)[0]["status"] == "finished"
+
+
+def test_runs_shows_a_sweep_folder_on_one_line_with_its_best_point(cli):
+    wine = ROOT / "configs" / "wine_mlp.yaml"
+    sweep = json.loads(cli("sweep", wine, "--grid", "optimizer.lr=0.01,0.5", "--seeds", "2", "train.epochs=40",
+                           "--halving", "--out", cli.out, "--json", "--no-plots").stdout)
+    [row] = json.loads(cli("runs", cli.out, "--json").stdout)
+    best = sweep["points"][0]
+    assert row["kind"] == "sweep" and row["best"] == best["overrides"] == {"optimizer.lr": 0.5}
+    assert row["model"] == "mlp sweep halving 2x2" and row["overrides"] == ["best: optimizer.lr=0.5"]
+    stats = best["metrics"]["test"]["accuracy"]
+    assert row["result"] == f"test_accuracy {stats['mean']:.4f} ± {stats['std']:.4f}" and row["runs"] == 4
+    lines = [line for line in cli("runs", cli.out).stdout.splitlines() if "sweep" in line]
+    assert len(lines) == 1 and "best: optimizer.lr=0.5" in lines[0] and "test_accuracy" in lines[0]

@@ -37,7 +37,12 @@ def test_sweep_on_the_cluster_gives_the_same_table_csvs_and_runs_as_in_process(c
     assert (a / "points.csv").read_bytes() == (b / "points.csv").read_bytes()
     assert (a / "runs.csv").read_text().replace(str(a), "") == (b / "runs.csv").read_text().replace(str(b), "")
     summary_a, summary_b = (json.loads((d / "summary.json").read_text()) for d in (a, b))
-    assert without(summary_a, TIMINGS) == without(summary_b, TIMINGS) and summary_b["runs"] == 8
+    assert without(summary_a, TIMINGS) == without(summary_b, TIMINGS | {"cluster"}) and summary_b["runs"] == 8
+    [plan] = summary_b["cluster"]  # the slots: the workers connected then (a killed one may be restarting)
+    assert plan.startswith("cluster plan: 8 runs in 2 task(s) of 4 + 4 model(s) on ") and \
+        plan.endswith("worker slot(s); each stack is cut into about one chunk per slot by its share of the work "
+                      "(models x epochs x rows), at multiples of 16 models so every model trains as it would in one "
+                      "stack")
     assert summary_b["errors"] == [] and summary_b["status"] == "finished"
     for sub in sorted(p.name for p in a.iterdir() if p.is_dir()):
         run_a, run_b = (json.loads((d / sub / "summary.json").read_text()) for d in (a, b))
@@ -106,3 +111,64 @@ def test_an_unreachable_scheduler_exits_2_with_a_hint(cli, monkeypatch):
                  f"tcp://127.0.0.1:{free_port()}", code=2)
     assert "no Dask scheduler answered within 1 s" in result.stderr and "dask scheduler" in result.stderr
     assert not cli.out.exists() or not any(cli.out.iterdir())  # nothing written
+
+
+# ---------------------------------------------------------------- chunks: stacks cut for the workers
+
+
+def planned(grid, seeds, epochs=5, **halving):
+    from nnlab.data import load_many
+    from nnlab.sweep.plan import expand, parse_grid, plan
+
+    trials = expand(WINE_CFG, [f"train.epochs={epochs}"], parse_grid(grid), list(range(seeds)))
+    splits = load_many([t.cfg for t in trials])
+    groups = plan(trials, splits)
+    if halving:
+        from nnlab.sweep.halving import plan_halving
+
+        groups = plan_halving(trials, groups, halving["eta"], None)
+    return trials, splits, groups
+
+
+@pytest.mark.parametrize("grid, seeds, slots, sizes", [
+    (["optimizer.lr=0.05,0.1,0.2,0.4"], 16, 2, [32, 32]),  # the benchmark's 4 points x 16 seeds
+    (["optimizer.lr=0.05,0.1"], 20, 2, [16, 24]),  # a stack of 40: 2 tasks, cut at a multiple of 16
+    (["optimizer.lr=0.05,0.1,0.2,0.4"], 16, 4, [16, 16, 16, 16]),  # a bigger cluster: more chunks
+    (["optimizer.lr=0.05,0.1"], 5, 2, [10]),  # under 2 x 16 models: not worth cutting
+    (["model.hidden=[5],[4,4]"], 16, 2, [16, 16]),  # two stacks already fill two slots
+    (["optimizer.lr=0.05,0.1"], 16, 1, [32]),  # one slot: nothing to share
+])
+def test_stacks_are_cut_into_about_one_chunk_per_worker_slot(grid, seeds, slots, sizes):
+    trials, splits, groups = planned(grid, seeds)
+    chunked, text = cluster.chunk_groups(trials, splits, groups, slots)
+    assert [len(g.trials) for g in chunked] == sizes
+    assert sorted(i for g in chunked for i in g.trials) == list(range(len(trials)))
+    assert all(g.trials[0] % 16 == 0 for g in chunked if len(groups) == 1)  # a chunk starts at a multiple of 16
+    assert f"in {len(sizes)} task(s) of {' + '.join(map(str, sizes))} model(s) on {slots} worker slot(s)" in text
+
+
+def test_a_stack_being_halved_stays_whole():
+    trials, splits, groups = planned(["optimizer.lr=0.05,0.1,0.2,0.4"], 16, epochs=30, eta=3)
+    chunked, text = cluster.chunk_groups(trials, splits, groups, 2)
+    assert [len(g.trials) for g in chunked] == [64] and chunked[0].halving and "halved stay whole" in text
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_a_chunked_sweep_gives_every_run_its_in_process_numbers_and_reproduces_exactly(cli, client):
+    """Chunks start at multiples of 16 models: each model trains where it would in the one in-process stack."""
+    client.wait_for_workers(2)  # a worker the fault tests killed may still be restarting
+    args = ["sweep", WINE_CFG, "--grid", "optimizer.lr=0.05,0.2", "--seeds", "16", "train.epochs=40", "device=cpu",
+            "--no-plots"]
+    here = cli(*args, "--out", cli.out / "here")
+    there = cli(*args, "--out", cli.out / "there", "--scheduler", client.scheduler.address)
+    assert "cluster plan: 32 runs in 2 task(s) of 16 + 16 model(s) on 2 worker slot(s)" in there.stderr
+    assert here.stdout.split("saved ")[0] == there.stdout.split("saved ")[0]
+    a, b = sweep_dir(cli.out / "here"), sweep_dir(cli.out / "there")
+    for sub in ("g00-seed3", "g01-seed15"):  # one in each chunk
+        weights_a, weights_b = (torch.load(d / sub / "checkpoint.pt", weights_only=True)["model_state"] for d in (a, b))
+        assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+        receipt = json.loads((b / sub / "receipt.json").read_text())
+        assert len(receipt["stack"]["members"]) == 16  # the chunk it trained in, not the whole stack
+    reproduced = json.loads(cli("reproduce", b / "g01-seed15", "--json").stdout)
+    assert reproduced["identical"] is True

@@ -53,3 +53,23 @@ def test_state_dict_round_trip_continues_identically():
         (p ** 2).sum().backward()
         o.step()
     assert torch.equal(w, w2)
+
+
+def test_keep_selects_the_stacked_models_state_rows():
+    """Stacked params (K, ...): keep() keeps the momentum buffers or Adam moments of the models that stay."""
+    from nnlab.training.optim import SGD, Adam
+
+    params = [torch.randn(4, 3, requires_grad=True), torch.randn(4, 2, requires_grad=True)]
+    for opt in (SGD(params, lr=0.1, momentum=0.9), Adam(params, lr=0.1)):
+        for _ in range(2):
+            sum((p ** 2).sum() for p in params).backward()
+            opt.step()
+            opt.zero_grad()
+        state = [t.clone() for t in (opt.momentum_buffers if isinstance(opt, SGD) else opt.exp_avgs)]
+        kept = [p.detach()[[3, 1]].clone().requires_grad_() for p in params]
+        opt.keep([3, 1], kept)
+        now = opt.momentum_buffers if isinstance(opt, SGD) else opt.exp_avgs
+        assert opt.params == kept and all(torch.equal(n, s[[3, 1]]) for n, s in zip(now, state))
+    plain = SGD(params, lr=0.1)
+    plain.keep([0], [p[:1] for p in params])
+    assert plain.momentum_buffers is None

@@ -167,3 +167,81 @@ def test_a_model_that_stopped_early_is_not_diverged_by_the_training_that_goes_on
     assert stacked[1].fit.stopped_epoch >= 6  # the stack still trained at epoch 6
     for s_w, a_w in zip(weights(stacked[0]).values(), weights(alone[0]).values()):
         torch.testing.assert_close(s_w, a_w)
+
+
+# ---------------------------------------------------------------- compaction (successive halving's mechanism)
+
+
+class KeepAt:
+    """A pruner that keeps `members` (original indices) at `epoch`: what fit_stacked's hook is given."""
+
+    def __init__(self, epoch, members):
+        self.epochs, self.members, self.calls = {epoch}, members, []
+
+    def __call__(self, epoch, setup, members):
+        self.calls.append((epoch, list(members), setup.stack.k))
+        return self.members
+
+
+def stacked_fit(cfgs, prune=None):
+    from nnlab.data import load_many
+    from nnlab.training.stacked import fit_stacked, prepare_stacked
+
+    setup = prepare_stacked(cfgs, load_many(cfgs))
+    return setup, fit_stacked(setup, cfgs[0].train, prune=prune)
+
+
+COMPACTION_CASES = {
+    "sgd per-model lr and momentum, per-seed wine splits": (
+        "wine_mlp.yaml", ["train.epochs=30"], [["optimizer.lr=0.01"], ["optimizer.momentum=0.9"], [], [],
+                                                ["optimizer.lr=0.2", "optimizer.weight_decay=0.01"], []]),
+    "adam, minibatches (per-model shuffles)": (
+        "wine_mlp.yaml", ["train.epochs=6", "optimizer={name: adam, lr: 0.01}", "train.batch_size=32"],
+        [[]] * 6),
+    "sgd momentum, one shared data copy": (
+        "cubic_sine.yaml", ["train.epochs=40", "optimizer.momentum=0.5"], [[]] * 6),
+}
+
+
+@pytest.mark.parametrize("case", COMPACTION_CASES)
+def test_compacting_the_stack_leaves_the_kept_models_training_as_before(case):
+    """Keeping members drops their rows of every parameter, optimizer state (per-model lr/momentum tensors,
+    momentum buffers, Adam moments), data tensor and shuffle stream: the survivors end where the full stack
+    ends them (bit for bit when they keep their places, to float rounding when they move up)."""
+    name, common, extras = COMPACTION_CASES[case]
+    cfgs = [load_config(ROOT / "configs" / name, [*common, *extra, f"seed={k}"]) for k, extra in enumerate(extras)]
+    full_setup, full = stacked_fit(cfgs)
+    for kept, exact in (([0, 1, 2], True), ([5, 1, 3], False)):
+        prune = KeepAt(3, kept)
+        setup, pruned = stacked_fit(cfgs, prune)
+        assert prune.calls == [(3, [0, 1, 2, 3, 4, 5], 6)] and setup.stack.k == 3 and setup.seeds == kept
+        assert setup.tensors[0].shape[0] == 3 and len(setup.optimizer.params) == len(setup.stack.params)
+        for position, k in enumerate(kept):
+            for p, q in zip(setup.stack.module(position).state_dict().values(),
+                            full_setup.stack.module(k).state_dict().values()):
+                if exact:
+                    assert torch.equal(p, q)
+                else:
+                    torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+            assert pruned.stopped_at[k] is None and pruned.fits[k].steps == full.fits[k].steps
+        dropped = sorted(set(range(6)) - set(kept))
+        assert [pruned.stopped_at[k] for k in dropped] == [3, 3, 3]
+        per_epoch = full.fits[0].steps // cfgs[0].train.epochs
+        assert all(pruned.fits[k].steps == 3 * per_epoch and pruned.fits[k].history[-1]["epoch"] == 3 for k in dropped)
+
+
+def test_keep_data_keeps_a_shared_copy_shared():
+    from nnlab.training.stacked import keep_data
+
+    shared = torch.arange(6.0).reshape(1, 2, 3).expand(4, 2, 3)
+    kept = keep_data(shared, [3, 0])
+    assert kept.shape == (2, 2, 3) and kept.stride(0) == 0 and torch.equal(kept[1], shared[0])
+    own = torch.arange(24.0).reshape(4, 2, 3)
+    assert torch.equal(keep_data(own, [3, 0]), own[[3, 0]])
+
+
+def test_a_rung_epoch_is_logged_for_every_model():
+    cfgs = configs("wine_mlp.yaml", range(3), "train.epochs=20", "train.log_every=10")
+    _, result = stacked_fit(cfgs, KeepAt(7, [0, 2]))
+    assert [r["epoch"] for r in result.fits[1].history] == [7]  # dropped at its rung, logged there
+    assert [r["epoch"] for r in result.fits[0].history] == [7, 10, 20]

@@ -36,3 +36,26 @@ def test_train_seeds_gets_one_row_per_metric():
                            "train": {"loss": stats(0.2)}}}]
     text = render(points_table(points, "test_accuracy", "seeds"))
     assert "0.9000 ± 0.0500" in text and "train_loss" in text and "test_r2" not in text
+
+
+def test_the_rungs_table_shows_each_rung_its_points_scores_and_who_stayed():
+    from nnlab.views.sweep_table import compute_line, rungs_table
+
+    halving = {"eta": 3, "split": "test", "epochs": 90, "member_epochs": 280, "full_grid_member_epochs": 720,
+               "fraction": 280 / 720, "rungs": [{"epoch": 10, "points": [
+                   {"point": 1, "overrides": {"optimizer.lr": "0.5"}, "seeds": 2, "score": {"mean": 0.9, "std": 0.1},
+                    "loss": 0.3, "kept": True},
+                   {"point": 0, "overrides": {"optimizer.lr": "0.01"}, "seeds": 2, "score": {"mean": None, "std": None},
+                    "loss": 1.1, "kept": False}]}]}
+    text = render(rungs_table(halving))
+    assert "successive halving (eta 3, ranked by test score" in text and "optimizer.lr=0.5" in text
+    assert "0.9000 ± 0.1000" in text and "kept" in text and "dropped" in text and " - " in text
+    assert compute_line(halving) == "compute: 280 of the full grid's 720 member-epochs (39%)"
+
+
+def test_the_lr_table_marks_the_lowest_loss_and_the_suggestion_and_says_diverged():
+    from nnlab.views.sweep_table import lr_table
+
+    text = render(lr_table([0.001, 0.01, 0.1, 1.0], [1.0, 0.5, 0.1, None], 0.01, "curve"))
+    lines = {line.split()[0]: line for line in text.splitlines() if line.strip()[:1].isdigit()}
+    assert "suggested" in lines["0.01"] and "lowest" in lines["0.1"] and "diverged" in lines["1"]
