@@ -200,6 +200,14 @@ COMPACTION_CASES = {
         [[]] * 6),
     "sgd momentum, one shared data copy": (
         "cubic_sine.yaml", ["train.epochs=40", "optimizer.momentum=0.5"], [[]] * 6),
+    "validation split, early-stopping watch, dropout streams, class weights, per-model plateau lrs": (
+        "wine_mlp.yaml", ["train.epochs=20", "data.val_size=0.15", "train.early_stopping={patience: 50}",
+                          "model.dropout=0.2", "train.class_weight=balanced", "optimizer.lr=0.3",
+                          "train.scheduler={name: plateau, patience: 1, factor: 0.5}", "train.batch_size=32"],
+        [[]] * 6),
+    "k-fold splits of unequal size (padded, masked)": (
+        "wine_mlp.yaml", ["train.epochs=12", "train.batch_size=16"],
+        [["data.folds=3", f"data.fold={k % 3}"] for k in range(6)]),
 }
 
 
