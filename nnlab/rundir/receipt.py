@@ -138,3 +138,36 @@ def load_receipt(run_dir: Path) -> dict:
     if not isinstance(receipt, dict) or not isinstance(receipt.get("config"), dict):
         raise CheckpointError(f"{path}: not an nnlab receipt (no config in it)")
     return receipt
+
+
+# ---------------------------------------------------------------- a stacked run's stack
+
+_MEMBER_COLUMNS = ("seed", "fold", "stopped_at")  # per member, when the stack records them
+
+
+def pack_stack(members: list[dict], index: int, halving: dict | None = None) -> dict:
+    """A receipt's `stack`: this run's position among `members` ({"seed", "optimizer": {...}, ["fold"],
+    ["stopped_at"]}), stored as columns, an optimizer setting only when the members differ in it (the others are
+    the receipt's own config), so that K receipts of a K-model stack hold K values each, not K² dicts."""
+    record = {"index": index, "size": len(members)}
+    for column in _MEMBER_COLUMNS:
+        if column in members[0]:
+            record[column] = [m[column] for m in members]
+    varying = {key: [m["optimizer"][key] for m in members] for key in members[0]["optimizer"]}
+    record["optimizer"] = {key: values for key, values in varying.items() if len(set(map(repr, values))) > 1}
+    if halving is not None:
+        record["halving"] = halving
+    return record
+
+
+def unpack_stack(record: dict) -> tuple[int, list[dict], dict | None]:
+    """(index, members as pack_stack() got them, halving or None) from a receipt's `stack`; KeyError, TypeError or
+    ValueError when it is garbled."""
+    size, index = int(record["size"]), int(record["index"])
+    columns = {column: list(record[column]) for column in _MEMBER_COLUMNS if column in record}
+    optimizer = {key: list(values) for key, values in dict(record["optimizer"]).items()}
+    if any(len(values) != size for values in [*columns.values(), *optimizer.values()]):
+        raise ValueError("a column of the stack has the wrong length")
+    members = [{**{column: values[j] for column, values in columns.items()},
+                "optimizer": {key: values[j] for key, values in optimizer.items()}} for j in range(size)]
+    return index, members, record.get("halving")

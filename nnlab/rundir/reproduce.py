@@ -70,15 +70,17 @@ def _train_stack(cfg, stack: dict, where: str):
     (its outcome, the device)."""
     from nnlab.config import validate
     from nnlab.data import load_many
+    from nnlab.rundir.receipt import unpack_stack
     from nnlab.training.group import train_group
 
     try:
-        base, index = cfg.to_dict(), int(stack["index"])
+        base = cfg.to_dict()
+        index, stacked, halved = unpack_stack(stack)
         members = [validate({**base, "seed": m["seed"], "optimizer": {**base["optimizer"], **m["optimizer"]},
                              "data": {**base["data"], **({"fold": m["fold"]} if "fold" in m else {})}}, where)
-                   for m in stack["members"]]
-        halving = {"rungs": [int(e) for e in stack["halving"]["rungs"]],  # halving: drop members where they were
-                   "stopped_at": [m.get("stopped_at") for m in stack["members"]]} if stack.get("halving") else None
+                   for m in stacked]
+        halving = {"rungs": [int(e) for e in halved["rungs"]],  # halving: drop members where they were
+                   "stopped_at": [m.get("stopped_at") for m in stacked]} if halved else None
     except (KeyError, TypeError, ValueError):
         members, index = [], -1
     if not 0 <= index < len(members):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nnlab.errors import CheckpointError, NnlabError
 from nnlab.rundir import store
+from nnlab.rundir.receipt import pack_stack
 from nnlab.rundir.run import Run, new_folder, take_folder
 from nnlab.rundir.safefile import write_atomic
 from nnlab.sweep import aggregate
@@ -134,10 +135,11 @@ class SweepFolder:
             raise CheckpointError(f"{error}; the {len(self.saved)} runs saved before it are in {self.path}") from None
 
 
-def stack_record(trials: list[Trial], group: Group, i: int, results: list | None = None) -> dict:
-    """The stack trial i trained in, for its receipt: its position and every member's seed and per-model
-    optimizer settings and fold (the rest of their configs is trial i's), so `nnlab reproduce` can train it again;
-    with successive halving, the rungs and the epoch each member was dropped at (None: kept to the end)."""
+def stack_record(trials: list[Trial], group: Group, i: int, results: dict | None = None) -> dict:
+    """The stack trial i trained in, for its receipt (rundir.receipt.pack_stack): its position and every member's
+    seed, per-model optimizer settings and fold (the rest of their configs is trial i's), so `nnlab reproduce`
+    can train it again; with successive halving, the rungs and the epoch each member was dropped at (None: kept
+    to the end)."""
     def member(j):
         cfg = trials[j].cfg
         optimizer = cfg.optimizer.model_dump(mode="json")
@@ -145,8 +147,8 @@ def stack_record(trials: list[Trial], group: Group, i: int, results: list | None
              **({"fold": cfg.data.fold} if cfg.data.folds else {})}
         return {**m, "stopped_at": results[j].stopped_at} if group.halving else m
 
-    record = {"index": group.trials.index(i), "members": [member(j) for j in group.trials]}
-    return {**record, "halving": {"rungs": group.halving["rungs"]}} if group.halving else record
+    return pack_stack([member(j) for j in group.trials], group.trials.index(i),
+                      {"rungs": group.halving["rungs"]} if group.halving else None)
 
 
 def save_sub_run(run_dir: Path, trial: Trial, splits, result: TrialResult, path: str, stack: dict | None = None) -> None:

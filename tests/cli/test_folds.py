@@ -24,7 +24,7 @@ def test_folds_json_carries_the_mean_over_folds_and_each_fold(cli):
     sub = json.loads((Path(folds[1]["run_dir"]) / "summary.json").read_text())
     assert sub["metrics"]["test"]["accuracy"] == accuracies[1]
     receipt = json.loads((Path(folds[1]["run_dir"]) / "receipt.json").read_text())
-    assert receipt["config"]["data"]["fold"] == 1 and receipt["stack"]["members"][2]["fold"] == 2
+    assert receipt["config"]["data"]["fold"] == 1 and receipt["stack"]["fold"][2] == 2
 
 
 def test_folds_with_seeds_and_the_human_tables(cli):

@@ -6,6 +6,7 @@ import platform
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from helpers import ROOT, WINE, write_config
@@ -72,3 +73,18 @@ def test_a_disk_that_refuses_the_receipt_is_exit_4_not_a_crash(cli, monkeypatch)
     monkeypatch.setattr(nnlab.rundir.safefile, "write_atomic", full_for_receipts)
     result = cli("train", ROOT / "configs" / "linear_regression.yaml", "train.epochs=2", "--out", cli.out, code=4)
     assert "cannot save: No space left on device" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_stack_packs_into_columns_and_unpacks_to_its_members():
+    from nnlab.rundir.receipt import pack_stack, unpack_stack
+
+    members = [{"seed": s, "optimizer": {"lr": lr, "momentum": 0.1}, "fold": s % 2} for s, lr in
+               ((0, 0.1), (1, 0.1), (2, 0.5))]
+    record = pack_stack(members, 2, {"rungs": [10]})
+    assert record == {"index": 2, "size": 3, "seed": [0, 1, 2], "fold": [0, 1, 0], "optimizer": {"lr": [0.1, 0.1, 0.5]},
+                      "halving": {"rungs": [10]}}
+    index, back, halving = unpack_stack(json.loads(json.dumps(record)))
+    assert (index, halving) == (2, {"rungs": [10]})
+    assert back == [{**m, "optimizer": {"lr": m["optimizer"]["lr"]}} for m in members]  # momentum: the config's
+    with pytest.raises(ValueError):
+        unpack_stack({**record, "seed": [0, 1]})

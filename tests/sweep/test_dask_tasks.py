@@ -169,6 +169,6 @@ def test_a_chunked_sweep_gives_every_run_its_in_process_numbers_and_reproduces_e
         weights_a, weights_b = (torch.load(d / sub / "checkpoint.pt", weights_only=True)["model_state"] for d in (a, b))
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
         receipt = json.loads((b / sub / "receipt.json").read_text())
-        assert len(receipt["stack"]["members"]) == 16  # the chunk it trained in, not the whole stack
+        assert receipt["stack"]["size"] == 16  # the chunk it trained in, not the whole stack
     reproduced = json.loads(cli("reproduce", b / "g01-seed15", "--json").stdout)
     assert reproduced["identical"] is True

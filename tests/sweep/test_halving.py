@@ -63,7 +63,7 @@ def test_a_halving_sweep_shows_its_rungs_and_compute_and_saves_pruned_runs(cli):
     assert evaluated["metrics"]["test"] == sub["metrics"]["test"]
     receipt = json.loads((pruned / "receipt.json").read_text())
     assert receipt["stack"]["halving"] == {"rungs": [10, 30]}
-    assert sorted(m["stopped_at"] or 0 for m in receipt["stack"]["members"]) == [0, 0, 10, 10, 10, 10, 30, 30]
+    assert sorted(s or 0 for s in receipt["stack"]["stopped_at"]) == [0, 0, 10, 10, 10, 10, 30, 30]
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 
 from helpers import ROOT
 from nnlab.config import load_config
+from nnlab.rundir.receipt import unpack_stack
 from nnlab.sweep.plan import Group, expand
 from nnlab.sweep.save import stack_record, sub_run_name
 
@@ -18,8 +19,10 @@ def test_a_stack_record_lists_every_member_with_its_seed_and_optimizer_settings(
     trials = expand(WINE_CFG, ["train.epochs=5"], [("optimizer.lr", ["0.1", "0.2"])], [3, 4])
     record = stack_record(trials, Group([0, 1, 2, 3], "vectorized", "same"), 2)
     assert record["index"] == 2
-    assert [(m["seed"], m["optimizer"]["lr"]) for m in record["members"]] == [(3, 0.1), (4, 0.1), (3, 0.2), (4, 0.2)]
-    assert set(record["members"][0]["optimizer"]) == {"lr", "momentum", "weight_decay"}
+    index, members, halving = unpack_stack(record)
+    assert (index, halving) == (2, None) and record["seed"] == [3, 4, 3, 4]
+    assert [(m["seed"], m["optimizer"]["lr"]) for m in members] == [(3, 0.1), (4, 0.1), (3, 0.2), (4, 0.2)]
+    assert record["optimizer"] == {"lr": [0.1, 0.1, 0.2, 0.2]}  # momentum and decay are the receipt's own
     assert sub_run_name(trials[2], 2) == "g01-seed3" and sub_run_name(trials[0], 1) == "seed3"
 
 
