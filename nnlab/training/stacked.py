@@ -278,7 +278,7 @@ def fit_stacked(setup: StackedSetup, cfg: TrainConfig, stop: StopFlag | None = N
             at = {m: k for k, m in enumerate(alive)}
             for m in set(alive) - set(kept):
                 stopped_at[m] = epoch
-                ended[m] = {**members.info(at[m], epoch, steps), "steps": steps, "seconds": time.perf_counter() - start}
+                ended[m] = {**members.info(at[m], epoch, steps), "seconds": time.perf_counter() - start}
             index = [at[m] for m in kept]
             setup.keep(index)
             batches.keep(index)
