@@ -49,6 +49,8 @@ def parse_yaml(text: str, where: str):
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as e:
+        if "nesting depth" in str(e.problem):  # PyYAML >= 6.0.4 bounds the depth itself
+            raise ConfigError(f"{where}: nested too deeply to be a config") from None
         mark = e.problem_mark or e.context_mark
         line = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{where}:{line}: {e.problem or e.context}".replace("\n", " ")) from None
