@@ -2,6 +2,7 @@
 
     python tests/benchmarks/bench_wall.py              # 5 alternating repeats (about two minutes)
     python tests/benchmarks/bench_wall.py --repeats 9
+    python tests/benchmarks/bench_wall.py --only check --repeats 15   # one row (and the floor it is measured against)
 
 Each repeat runs every contender once, in turn, so load from other processes hits all of them alike;
 ratios are taken within a repeat (a command against the floor measured next to it), and the median
@@ -32,6 +33,9 @@ IMPORTS_TORCH = ("import sys, runpy; sys.argv = ['nnlab', *sys.argv[1:]]\n"
                  "try: runpy.run_module('nnlab', run_name='__main__')\n"
                  "except SystemExit: pass\n"
                  "print('torch' in sys.modules, file=sys.stderr)")
+FLOOR = "floor: import torch, pandas"
+ROWS = {"train": ("train", "train --no-plots", FLOOR), "eval": ("eval", FLOOR), "predict": ("predict", FLOOR),
+        "inspect": ("inspect", FLOOR), "check": ("check", "floor: import pandas"), "grad": ("grad",)}  # --only
 
 
 def run(args: list[str]) -> tuple[float, str]:
@@ -57,14 +61,18 @@ def imports_torch(*args) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS),
+                        help="measure only these commands (and the floors they are measured against)")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="nnlab-bench-"))
-    _, text = run(nnlab("train", WINE, "--out", out, "--json", "--no-plots"))
-    run_dir = json.loads(text)["run_dir"]
+    run_dir = out / "none"
+    if {"eval", "predict"} & set(args.only):
+        _, text = run(nnlab("train", WINE, "--out", out, "--json", "--no-plots"))
+        run_dir = json.loads(text)["run_dir"]
     print(f"load average before: {os.getloadavg()}")
     floor_cmd = [sys.executable, "-c", "import torch, pandas"]
     commands = {
-        "floor: import torch, pandas": lambda: run(floor_cmd)[0],
+        FLOOR: lambda: run(floor_cmd)[0],
         "floor: import pandas": lambda: run([sys.executable, "-c", "import pandas"])[0],
         "train": lambda: train(out, plots=True),
         "train --no-plots": lambda: train(out, plots=False),
@@ -75,6 +83,8 @@ def main() -> None:
         "check": lambda: run(nnlab("check", WINE, "--json"))[0],
         "grad": lambda: run(nnlab("grad", "x**2 + sin(y)", "x=2", "y=1", "--json"))[0],
     }
+    wanted = {name for row in args.only for name in ROWS[row]}
+    commands = {name: fn for name, fn in commands.items() if name in wanted}
     repeats = []
     for _ in range(args.repeats):
         repeats.append({name: fn() for name, fn in commands.items()})
@@ -88,25 +98,27 @@ def main() -> None:
         values = [r[name] if not isinstance(r[name], tuple) else r[name][0] for r in repeats]
         print(f"{name:30s} {statistics.median(values):9.3f} {min(values):8.3f}")
     print()
-    floor = "floor: import torch, pandas"
+    floor = FLOOR
     best = {name: min(r[name] if not isinstance(r[name], tuple) else r[name][0] for r in repeats) for name in commands}
     rows = []
-    for name, target in (("train", 1.35), ("train --no-plots", 1.20)):
+    for name, target in ((n, t) for n, t in (("train", 1.35), ("train --no-plots", 1.20)) if n in commands):
         ratios = [r[name][0] / (r[floor] + r[name][1]) for r in repeats]
         loop = min(r[name][1] for r in repeats)
         of_bests = best[name] / (best[floor] + loop)
         rows.append((f"{name} / (floor + loop {loop:.2f} s)", statistics.median(ratios), of_bests, f"<= {target}",
                      min(statistics.median(ratios), of_bests) <= target))
-    for name in ("eval", "predict", "inspect"):
+    for name in (n for n in ("eval", "predict", "inspect") if n in commands):
         extra = statistics.median(r[name] - r[floor] for r in repeats)
         rows.append((f"{name} - floor (s)", extra, best[name] - best[floor], "<= 0.4",
                      min(extra, best[name] - best[floor]) <= 0.4))
-    ratio = statistics.median(r["check"] / r["floor: import pandas"] for r in repeats)
-    of_bests = best["check"] / best["floor: import pandas"]
-    rows.append(("check / import pandas", ratio, of_bests, "<= 1.5", min(ratio, of_bests) <= 1.5))
-    for name, argv in (("check", ["check", WINE]), ("check --json", ["check", WINE, "--json"]),
-                       ("grad on input it refuses", ["grad", "x**", "x=2"]),
-                       ("grad with a variable missing", ["grad", "x*y", "x=2"])):
+    if "check" in commands:
+        ratio = statistics.median(r["check"] / r["floor: import pandas"] for r in repeats)
+        of_bests = best["check"] / best["floor: import pandas"]
+        rows.append(("check / import pandas", ratio, of_bests, "<= 1.5", min(ratio, of_bests) <= 1.5))
+    for name, argv in ((n, a) for n, a in (("check", ["check", WINE]), ("check --json", ["check", WINE, "--json"]),
+                                          ("grad on input it refuses", ["grad", "x**", "x=2"]),
+                                          ("grad with a variable missing", ["grad", "x*y", "x=2"]))
+                       if n.split()[0] in commands):
         torch_loaded = imports_torch(*argv)
         rows.append((f"{name}: imports torch", float(torch_loaded), float(torch_loaded), "no", not torch_loaded))
     print("paired: the median over repeats of each command against the floor measured beside it; bests: the best\n"

@@ -121,10 +121,11 @@ def run_python(*args, **kw):
 
 @pytest.mark.slow
 def test_help_and_check_do_not_import_torch():
+    """Nor pandas, for the bundled CSV of plain numbers (its import is most of what check costs)."""
     code = ("import sys; from typer.testing import CliRunner; from nnlab.cli import app; r = CliRunner(); "
             "assert r.invoke(app, ['--help']).exit_code == 0; "
             "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml']).exit_code == 0; "
-            "heavy = [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules]; print(heavy)")
+            "heavy = [m for m in ('torch', 'sklearn', 'matplotlib', 'pandas') if m in sys.modules]; print(heavy)")
     assert run_python("-c", code).stdout.strip() == "[]"
 
 
