@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CONFIGS, ROOT, WINE, write_config
+from helpers import CONFIGS, ROOT, WINE, interrupt_after, write_config
 
 SUMMARY_KEYS = {"run_dir", "task", "epochs", "epoch", "metrics", "steps", "train_seconds", "status"}
 
@@ -105,6 +105,33 @@ def test_errors_are_one_line_with_an_exit_code(cli, args, code, message):
 def test_diverging_run_exits_5(cli):
     result = cli("train", ROOT / "configs" / "linear_regression.yaml", "optimizer.lr=1e4", "--out", cli.out, code=5)
     assert "try a smaller optimizer.lr" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--json", "--jsonl"])
+def test_json_ends_with_the_saved_summary_when_a_run_is_interrupted_or_diverges(cli, monkeypatch, tmp_path, flag):
+    """README: status/stopped can be interrupted or diverged in the --json object: it is printed, as summary.json."""
+    with monkeypatch.context() as m:
+        interrupt_after(m, 7)
+        stopped = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=50", flag,
+                      "--run-dir", tmp_path / "stopped", code=130)
+    diverged = cli("train", ROOT / "configs" / "cubic_sine.yaml", "optimizer.lr=1", flag,
+                   "--run-dir", tmp_path / "diverged", code=5)
+    for result, status, error in [(stopped, "interrupted", "interrupted by SIGINT"), (diverged, "diverged", "inf")]:
+        last = json.loads(result.stdout.splitlines()[-1])
+        saved = json.loads((Path(last["run_dir"]) / "summary.json").read_text())
+        assert last == saved and last["status"] == last["stopped"] == status and "event" not in last
+        assert result.stderr.startswith("error: ") and error in result.stderr
+        if flag == "--json":
+            assert result.stdout.count("\n") == 1
+
+
+def test_json_after_a_signal_past_the_last_step_prints_the_finished_summary(cli, monkeypatch, tmp_path):
+    import nnlab.scoring.baselines
+
+    monkeypatch.setattr(nnlab.scoring.baselines, "for_run", _send_then_spin(2, {}))
+    result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--baseline", "--json",
+                 "--run-dir", tmp_path / "run", code=130)
+    assert json.loads(result.stdout) == json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
 def test_check_validates_without_training(cli, tmp_path):
