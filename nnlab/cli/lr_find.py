@@ -41,7 +41,7 @@ def lr_find(
             raise Interrupted(f"interrupted by {e}; nothing saved", e.signum) from None
     parent = new_folder(Path(out), f"{cfg.name}-lr-find")
     summary = {"run_dir": str(parent), "kind": "lr-find", "name": cfg.name, "config": str(config),
-               "model": cfg.model.kind, "loss": cfg.loss, "optimizer": cfg.optimizer.name, **found.to_dict(),
+               "model": cfg.model.kind, "overrides": list(overrides or []), "loss": cfg.loss, "optimizer": cfg.optimizer.name, **found.to_dict(),
                "note": _edge_note(found), "status": "finished"}
     with store.saving(parent):
         rows = [f"{lr!r},{'' if v is None else repr(v)}\n" for lr, v in zip(found.lrs, found.losses)]

@@ -118,7 +118,7 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None
     # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop:
-        with SweepFolder.claim(Path(out), name, how.kind, n_points) as folder, \
+        with SweepFolder.claim(Path(out), name, how.kind, n_points, overrides) as folder, \
                 _trainer(how, progress, talk, folder, stop) as train:
             batches = []
             if how.search is None:

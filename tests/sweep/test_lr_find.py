@@ -51,7 +51,8 @@ def test_lr_find_writes_the_curve_the_plot_and_prints_the_suggestion(cli):
     assert set(summary) >= {"run_dir", "lrs", "losses", "suggested_lr", "rule", "epochs", "seed", "note"}
     assert summary["kind"] == "lr-find" and not (Path(summary["run_dir"]) / "lr_find.png").exists()
     listed = json.loads(cli("runs", cli.out, "--json").stdout)
-    assert {r["kind"] for r in listed} == {"lr-find"} and listed[0]["result"].startswith("suggested lr")
+    assert {r["kind"] for r in listed} == {"lr-find"} and listed[0]["best"] == {"optimizer.lr": summary["suggested_lr"]}
+    assert "suggested lr" in cli("runs", cli.out).stdout
 
 
 def test_lr_find_refuses_bad_bounds_before_reading_anything(cli):
