@@ -204,9 +204,11 @@ def check(
     """
     from nnlab.config import load_config
     from nnlab.data import load_data
+    from nnlab.training.device import check_memory
 
     cfg = load_config(config, list(overrides or []))
     splits = load_data(cfg)
+    check_memory(cfg, splits.n_features, splits.n_outputs)  # the bound train applies, against this machine's memory
     info = {"config": str(config), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind, "loss": cfg.loss,
             "n_features": splits.n_features, "n_outputs": splits.n_outputs,
             "train_rows": len(splits.X_train), "val_rows": len(splits.X_val), "test_rows": len(splits.X_test),

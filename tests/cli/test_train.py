@@ -142,6 +142,14 @@ def test_check_validates_without_training(cli, tmp_path):
     assert "data file not found" in cli("check", bad, code=3).stderr
 
 
+def test_check_refuses_a_model_too_big_to_train_as_train_does(cli):
+    huge = (ROOT / "configs" / "wine_mlp.yaml", "model.hidden=[1000000,100000]")
+    refused = cli("check", *huge, code=2).stderr
+    assert "model.hidden [1000000, 100000]: 100,014,400,003 parameters need about 1600.2 GB to train" in refused
+    assert "free on this machine; use a smaller model" in refused
+    assert "100,014,400,003 parameters need about" in cli("train", *huge, "--out", cli.out, code=2).stderr
+
+
 def run_python(*args, **kw):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, **kw)
 
@@ -151,6 +159,7 @@ def test_help_and_check_do_not_import_torch():
     code = ("import sys; from typer.testing import CliRunner; from nnlab.cli import app; r = CliRunner(); "
             "assert r.invoke(app, ['--help']).exit_code == 0; "
             "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml']).exit_code == 0; "
+            "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml', 'model.hidden=[100000,100000]']).exit_code == 2; "
             "heavy = [m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules]; print(heavy)")
     assert run_python("-c", code).stdout.strip() == "[]"
 
