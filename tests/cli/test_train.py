@@ -248,6 +248,17 @@ def test_eval_data_works_for_runs_on_synthetic_data(cli, tmp_path, config):
     assert out["split"] == "data" and out["data"] == str(tmp_path / "more.csv") and out["metrics"]["data"]
 
 
+def test_eval_defaults_to_the_split_train_reported(cli):
+    """The cubic has no test split: eval scores train, as train's report and nnlab runs do; asking for test fails."""
+    summary = cli.train_json(ROOT / "configs" / "cubic_sine.yaml", "train.epochs=5")
+    out = json.loads(cli("eval", summary["run_dir"], "--json").stdout)
+    assert out["split"] == "train" and out["metrics"] == {"train": summary["metrics"]["train"]}
+    assert "train" in cli("eval", summary["run_dir"]).stdout
+    assert "no test split (data.test_size was 0)" in cli("eval", summary["run_dir"], "--split", "test", code=2).stderr
+    wine = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5")
+    assert json.loads(cli("eval", wine["run_dir"], "--json").stdout)["metrics"] == {"test": wine["metrics"]["test"]}
+
+
 def test_eval_warns_when_the_data_file_changed_since_training(cli, tmp_path):
     import shutil
 
