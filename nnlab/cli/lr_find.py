@@ -60,7 +60,7 @@ def lr_find(
     from nnlab.views.sweep_table import lr_table
 
     console = stdout()
-    console.print(lr_table(found.lrs, found.losses, found.suggested, f"{cfg.name}: train loss after {found.epochs} "
+    console.print(lr_table(found.lrs, found.losses, found.suggested, f"{cfg.name}: train_loss after {found.epochs} "
                            f"epochs, seed {found.seed}, {'one stack' if found.paths == ['vectorized'] else 'alone'}"))
     if found.suggested is None:
         raise DivergedError(f"every learning rate diverged; try a smaller --min (saved {parent})")

@@ -312,7 +312,7 @@ def _show(summary: dict, parent, quiet: bool, plots: list) -> None:
                       "mean ± std over the folds' models", soft_wrap=True)
     tables = [points_table(summary["points"], summary["headline"], title)]
     if summary.get("halving") and not quiet:
-        tables.append(rungs_table(summary["halving"]))
+        tables.append(rungs_table(summary["halving"], summary["headline"]))
     if summary.get("per_fold"):
         tables.append(folds_table(summary["per_fold"], summary["headline"]))
     for table in tables:
