@@ -61,7 +61,7 @@ def lr_find(
 
     console = stdout()
     console.print(lr_table(found.lrs, found.losses, found.suggested, f"{cfg.name}: train_loss after {found.epochs} "
-                           f"epochs, seed {found.seed}, {'one stack' if found.paths == ['vectorized'] else 'alone'}"))
+                           f"epochs, seed {found.seed}, {'one stack' if [p['path'] for p in found.paths] == ['vectorized'] else 'alone'}"))
     if found.suggested is None:
         raise DivergedError(f"every learning rate diverged; try a smaller --min (saved {parent})")
     lines = [f"suggested lr: {found.suggested:g}  (rule: {found.rule})", summary["note"],

@@ -96,8 +96,7 @@ class SweepFolder:
         task = self.trials[0].cfg.task
         points = aggregate.summarize(trials, results, task)
         seconds = time.perf_counter() - self.started if seconds is None else seconds
-        paths = [{"path": g.path, "runs": n, "reason": g.reason} for g in self.groups
-                 if (n := sum(i in self.saved for i in g.trials))]
+        paths = [g.record(n) for g in self.groups if (n := sum(i in self.saved for i in g.trials))]
         epochs = {t.cfg.train.epochs for t in self.trials}  # more than one: the points set train.epochs themselves
         summary = {
             "run_dir": str(self.path), "kind": self.kind, "name": self.trials[0].cfg.name, "task": task,
