@@ -95,6 +95,11 @@ def interrupt_after(monkeypatch, step: int, signum=signal.SIGINT):
     monkeypatch.setattr(nnlab.training.signals, "catch_signals", lambda: _signal_after(step, signum))
 
 
+def graph_node(name: str, children=(), leaf=None) -> dict:
+    """A node of a `--graph --json` backward graph: every node has every key."""
+    return {"name": name, "leaf": leaf, "children": list(children), "seen": False, "note": None}
+
+
 def write_config(folder: Path, text: str, name: str = "config.yaml") -> Path:
     path = folder / name
     path.write_text(text)
