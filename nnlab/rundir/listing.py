@@ -12,6 +12,7 @@ from nnlab.vocabulary import HEADLINE, NAMES, SPLITS, STATS, flat, parse_flat
 
 MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
+MANY_KINDS = ("seeds", "folds", "sweep", "lr-find")  # a folder of many runs: train --seeds/--folds, sweep, lr-find
 
 
 def list_runs(parent: Path, name: str | None = None) -> list[dict]:
@@ -48,9 +49,6 @@ def read_run(path: Path) -> dict:
             "kind": "run", "model": _model_text(model), "overrides": _texts(receipt.get("overrides")),
             "epochs": _count(summary.get("epochs")) or _count(train.get("epochs")), "epoch": _count(summary.get("epoch")),
             "metrics": metrics, "headline": _headline(metrics), "status": status}
-
-
-MANY_KINDS = ("seeds", "folds", "sweep", "lr-find")  # a folder of many runs: train --seeds/--folds, sweep, lr-find
 
 
 def _mapping(value) -> dict:
@@ -112,7 +110,8 @@ def read_many(path: Path, summary: dict) -> dict:
     overrides = _mapping(best.get("overrides"))
     headline, search, seeds = summary.get("headline"), _mapping(summary.get("search")), summary.get("seeds")
     return {**row, "epochs": _count(overrides.get("train.epochs")) or row["epochs"],
-            "metrics": _numbers(best.get("metrics"), _stats), "headline": headline if parse_flat(str(headline)) else None,
+            "metrics": _numbers(best.get("metrics"), _stats),
+            "headline": headline if parse_flat(str(headline)) else None,
             "best": overrides, "points": len(points),
             "seeds": [s for s in seeds if _count(s) is not None] if isinstance(seeds, list) else [],
             "folds": _count(summary.get("folds")), "search": search.get("strategy"),

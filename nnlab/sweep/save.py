@@ -101,7 +101,8 @@ class SweepFolder:
         summary = {
             "run_dir": str(self.path), "kind": self.kind, "name": self.trials[0].cfg.name, "task": task,
             "model": self.trials[0].cfg.model.kind, "overrides": self.overrides,
-            "epochs": epochs.pop() if len(epochs) == 1 else None, "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
+            "epochs": epochs.pop() if len(epochs) == 1 else None,
+            "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
             "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
             "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
             "paths": paths, "points": points, "status": status,

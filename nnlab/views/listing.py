@@ -44,7 +44,8 @@ def _many_text(row: dict) -> str:
         return f"{row.get('folds')} folds x {seeds}"
     if kind == "sweep":
         how = [row.get("search") or "sweep", *(["halving"] if row.get("halving") else [])]
-        return " ".join(how) + f" {row.get('points')}x{n_seeds}" + (f"x{row['folds']} folds" if row.get("folds") else "")
+        folds = f"x{row['folds']} folds" if row.get("folds") else ""
+        return " ".join(how) + f" {row.get('points')}x{n_seeds}{folds}"
     return ""
 
 
