@@ -8,6 +8,7 @@ class NnlabError(Exception):
     """Base class: a message for the user and the exit code the CLI returns."""
 
     exit_code = 1
+    summary: dict | None = None  # a run that stopped (interrupted, diverged): the summary.json it saved
 
 
 class ConfigError(NnlabError):

@@ -2,9 +2,11 @@
 
 import json
 import os
+import signal
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -59,6 +61,43 @@ class Cli:
     def train_json(self, config, *overrides) -> dict:
         result = self(*["train", config, *overrides, "--out", self.out, "--json"])
         return json.loads(result.stdout)
+
+
+@contextmanager
+def _signal_after(n_steps: int, signum=signal.SIGINT):
+    """Stands in for catch_signals: 'receives' a signal right after optimizer step number `step`."""
+    from nnlab.training import optim
+    from nnlab.training.signals import StopFlag
+
+    flag, count = StopFlag(), [0]
+    originals = {cls: cls.step for cls in (optim.SGD, optim.Adam)}
+
+    def counting(original):
+        def counted_step(self):
+            original(self)
+            count[0] += 1
+            if count[0] == n_steps:
+                flag.request(signum)
+        return counted_step
+
+    for cls, original in originals.items():
+        cls.step = counting(original)
+    try:
+        yield flag
+    finally:
+        for cls, original in originals.items():
+            cls.step = original
+
+
+def interrupt_after(monkeypatch, step: int, signum=signal.SIGINT):
+    import nnlab.training.signals
+
+    monkeypatch.setattr(nnlab.training.signals, "catch_signals", lambda: _signal_after(step, signum))
+
+
+def graph_node(name: str, children=(), leaf=None) -> dict:
+    """A node of a `--graph --json` backward graph: every node has every key."""
+    return {"name": name, "leaf": leaf, "children": list(children), "seen": False, "note": None}
 
 
 def write_config(folder: Path, text: str, name: str = "config.yaml") -> Path:

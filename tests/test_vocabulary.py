@@ -108,5 +108,6 @@ def test_every_output_uses_the_vocabulary(cli, tmp_path):
                                                                          cli.out, "--baseline"),
                  ("eval", run), ("runs", cli.out), ("compare", run, linear["run_dir"]), ("reproduce", run),
                  ("sweep", WINE, "--seeds", "2", "train.epochs=3", "--out", tmp_path),
+                 ("sweep", WINE, "--grid", "optimizer.lr=0.05,0.1", "train.epochs=9", "--halving", "--out", tmp_path),
                  ("sweep", LINEAR, "--grid", "optimizer.lr=0.01,0.03", "train.epochs=3", "--out", tmp_path)):
         check_human(cli(*args).stdout, " ".join(map(str, args[:1])))

@@ -16,15 +16,9 @@ class Node:
     note: str | None = None  # a collapsed run of repeats, or a cut
 
     def to_dict(self) -> dict:
-        out = {"name": self.name}
-        for key in ("leaf", "note"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.seen:
-            out["seen"] = True
-        if self.children:
-            out["children"] = [child.to_dict() for child in self.children]
-        return out
+        """Every node has the same keys: leaf and note null where they say nothing, a leaf's children []."""
+        return {"name": self.name, "leaf": self.leaf, "children": [child.to_dict() for child in self.children],
+                "seen": self.seen, "note": self.note}
 
 
 def backward_tree(grad_fn, names: dict[int, str]) -> Node:

@@ -98,6 +98,12 @@ class TrainingView:
             self.writer.close()
         return False
 
+    def stopped(self, summary: dict | None) -> None:
+        """A run that stopped with an error (interrupted, diverged): --json and --jsonl still end with the summary it
+        saved (the error line goes to stderr); the other modes print nothing more."""
+        if summary is not None and self.mode in ("json", "jsonl"):
+            print_json(summary)
+
     def report(self, summary: dict, history: list[dict], outcome, baseline: dict | None, plots: list) -> None:
         """After training: the --json object, or the final report (and, in the default mode, the epilogue)."""
         if self.mode in ("json", "jsonl"):

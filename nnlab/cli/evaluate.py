@@ -12,7 +12,9 @@ DATA = "data"  # the split name of eval --data's rows (README: Names)
 @command(name="eval")
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run directory written by nnlab train.", show_default=False),
-    split: str = typer.Option("test", help="Which split of the run's own data: test, val or train."),
+    split: str = typer.Option(None, help="Which split of the run's own data: test, val or train.  [default: test, "
+                                         "or train when the run has no test split (what train reported)]",
+                              show_default=False),
     data: Path = typer.Option(None, "--data", help="Evaluate on this CSV instead (same columns as training)."),
     device: str = typer.Option("cpu", help="Where to evaluate: cpu, cuda, cuda:N or auto."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
@@ -30,7 +32,7 @@ def eval_(
     from nnlab.training.setup import make_loss
     from nnlab.views import report
 
-    if split not in ("test", "val", "train"):
+    if split not in (None, "test", "val", "train"):
         raise UsageError(f"--split: '{split}' is not a split; use test, val or train")
     dev = resolve_device(device, "--device")
     run = load_run(run_dir)
@@ -50,6 +52,7 @@ def eval_(
             from rich.text import Text
 
             stderr().print(Text("warning: ", style="bold yellow") + Text(changed))
+        split = split or ("test" if len(splits.X_test) else "train")  # the headline's split, as train reported it
         X, y = {"test": (splits.X_test, splits.y_test), "val": (splits.X_val, splits.y_val),
                 "train": (splits.X_train, splits.y_train)}[split]
         if len(X) == 0:

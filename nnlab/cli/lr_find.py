@@ -41,7 +41,8 @@ def lr_find(
             raise Interrupted(f"interrupted by {e}; nothing saved", e.signum) from None
     parent = new_folder(Path(out), f"{cfg.name}-lr-find")
     summary = {"run_dir": str(parent), "kind": "lr-find", "name": cfg.name, "config": str(config),
-               "model": cfg.model.kind, "loss": cfg.loss, "optimizer": cfg.optimizer.name, **found.to_dict(),
+               "model": cfg.model.kind, "overrides": list(overrides or []), "loss": cfg.loss,
+               "optimizer": cfg.optimizer.name, **found.to_dict(),
                "note": _edge_note(found), "status": "finished"}
     with store.saving(parent):
         rows = [f"{lr!r},{'' if v is None else repr(v)}\n" for lr, v in zip(found.lrs, found.losses)]
@@ -60,8 +61,9 @@ def lr_find(
     from nnlab.views.sweep_table import lr_table
 
     console = stdout()
-    console.print(lr_table(found.lrs, found.losses, found.suggested, f"{cfg.name}: train loss after {found.epochs} "
-                           f"epochs, seed {found.seed}, {'one stack' if found.paths == ['vectorized'] else 'alone'}"))
+    stacked = [p["path"] for p in found.paths] == ["vectorized"]
+    console.print(lr_table(found.lrs, found.losses, found.suggested, f"{cfg.name}: train_loss after {found.epochs} "
+                           f"epochs, seed {found.seed}, {'one stack' if stacked else 'alone'}"))
     if found.suggested is None:
         raise DivergedError(f"every learning rate diverged; try a smaller --min (saved {parent})")
     lines = [f"suggested lr: {found.suggested:g}  (rule: {found.rule})", summary["note"],

@@ -118,7 +118,7 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None
     # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop:
-        with SweepFolder.claim(Path(out), name, how.kind, n_points) as folder, \
+        with SweepFolder.claim(Path(out), name, how.kind, n_points, overrides) as folder, \
                 _trainer(how, progress, talk, folder, stop) as train:
             batches = []
             if how.search is None:
@@ -312,7 +312,7 @@ def _show(summary: dict, parent, quiet: bool, plots: list) -> None:
                       "mean ± std over the folds' models", soft_wrap=True)
     tables = [points_table(summary["points"], summary["headline"], title)]
     if summary.get("halving") and not quiet:
-        tables.append(rungs_table(summary["halving"]))
+        tables.append(rungs_table(summary["halving"], summary["headline"]))
     if summary.get("per_fold"):
         tables.append(folds_table(summary["per_fold"], summary["headline"]))
     for table in tables:

@@ -54,6 +54,7 @@ def train(
     with Plotter(enabled=plots) as plotter:  # matplotlib imports in a helper process while torch imports here
         from nnlab.cli import display
         from nnlab.data import load_data
+        from nnlab.errors import NnlabError
         from nnlab.training.setup import prepare
 
         mode = display.output_mode(json_out, jsonl, quiet)
@@ -66,7 +67,11 @@ def train(
         with _claim_run(cfg, splits, setup, saved, out, run_dir, force) as run:  # locked: a second nnlab is refused
             run.start(all_overrides)
             view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
-            result, outcome, compared, summary = _train(run, setup, view, baseline, plotter if plots else None)
+            try:
+                result, outcome, compared, summary = _train(run, setup, view, baseline, plotter if plots else None)
+            except NnlabError as e:  # interrupted or diverged: --json/--jsonl still end with the summary it saved
+                view.stopped(e.summary)
+                raise
             written = _plots_written(run, plotter)
         view.report(summary, result.history, outcome, compared, written)
 
@@ -92,7 +97,7 @@ def _train(run, setup, view, baseline: bool, plotter):
                                     result.best_epoch))
         summary = run.finish(result, outcome, **({"baseline": compared} if compared else {}))
     if stop.signum:  # a signal after the last step: the finished run is saved; no plots, no report
-        raise run.interrupted_after_training(stop.signum)
+        raise run.interrupted_after_training(stop.signum, summary)
     return result, outcome, compared, summary
 
 
@@ -199,9 +204,11 @@ def check(
     """
     from nnlab.config import load_config
     from nnlab.data import load_data
+    from nnlab.training.device import check_memory
 
     cfg = load_config(config, list(overrides or []))
     splits = load_data(cfg)
+    check_memory(cfg, splits.n_features, splits.n_outputs)  # the bound train applies, against this machine's memory
     info = {"config": str(config), "name": cfg.name, "task": cfg.task, "model": cfg.model.kind, "loss": cfg.loss,
             "n_features": splits.n_features, "n_outputs": splits.n_outputs,
             "train_rows": len(splits.X_train), "val_rows": len(splits.X_val), "test_rows": len(splits.X_test),

@@ -38,6 +38,8 @@ class ModelSpec(Spec):
     - `build(n_features, n_outputs)` imports torch itself and returns a new module that maps a
       float tensor of shape (N, n_features) to (N, n_outputs) raw scores (logits for
       classification; no final sigmoid or softmax);
+    - `n_parameters(n_features, n_outputs)` counts that module's parameters by arithmetic, without
+      torch (the size bound of `nnlab check`); the default builds the module on torch's meta device;
     - `losses` lists the losses the kind can be trained with, the first being its default;
     - `max_features` / `max_classes` state input limits (None: no limit);
     - `describe(module, feature_names)` may return a one-line text about the fitted module.
@@ -55,6 +57,13 @@ class ModelSpec(Spec):
 
     def build(self, n_features: int, n_outputs: int):
         raise NotImplementedError
+
+    def n_parameters(self, n_features: int, n_outputs: int) -> int:
+        """sum(p.numel()) of build()'s module. Override with arithmetic: this default imports torch."""
+        import torch
+
+        with torch.device("meta"):  # nothing allocated
+            return sum(p.numel() for p in self.build(n_features, n_outputs).parameters())
 
     def describe(self, module, feature_names: list[str]) -> str | None:
         return None

@@ -15,6 +15,9 @@ class LinearSpec(ModelSpec):
 
         return nn.Linear(n_features, n_outputs)
 
+    def n_parameters(self, n_features: int, n_outputs: int) -> int:
+        return (n_features + 1) * n_outputs
+
     def describe(self, module, feature_names: list[str]) -> str | None:
         if module.out_features != 1:
             return None

@@ -17,6 +17,9 @@ class LogisticSpec(ModelSpec):
         # One logit; the sigmoid lives in BCEWithLogitsLoss and in predict, for numerical stability.
         return nn.Linear(n_features, n_outputs)
 
+    def n_parameters(self, n_features: int, n_outputs: int) -> int:
+        return (n_features + 1) * n_outputs
+
     def describe(self, module, feature_names: list[str]) -> str:
         return _affine_equation("logit", module, feature_names)
 

@@ -28,3 +28,7 @@ class MLPSpec(ModelSpec):
                 layers.append(nn.Dropout(self.dropout))
         layers.append(nn.Linear(sizes[-1], n_outputs))
         return nn.Sequential(*layers)
+
+    def n_parameters(self, n_features: int, n_outputs: int) -> int:
+        sizes = [n_features, *self.hidden, n_outputs]
+        return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))  # weights and biases

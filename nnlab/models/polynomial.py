@@ -17,6 +17,9 @@ class PolynomialSpec(ModelSpec):
     def build(self, n_features: int, n_outputs: int):
         return _polynomial_module(self.degree, n_outputs)
 
+    def n_parameters(self, n_features: int, n_outputs: int) -> int:
+        return (self.degree + 1) * n_outputs  # the coefficients; the powers are a buffer
+
     def describe(self, module, feature_names: list[str]) -> str:
         x = feature_names[0] if feature_names else "x"
         c = module.coefficients.detach().cpu()[:, 0].tolist()

@@ -5,17 +5,14 @@ import json
 import time
 from pathlib import Path
 
-from nnlab.config.loader import (  # a run's JSON nested deeper is not nnlab's: garbled
-    MAX_DEPTH,
-    nested_within,
-    value_text,
-)
+from nnlab.config.loader import MAX_DEPTH, nested_within  # a run's JSON nested deeper is not nnlab's: garbled
 from nnlab.errors import UsageError
 from nnlab.rundir.lock import in_use
-from nnlab.vocabulary import NAMES, SPLITS, parse_flat
+from nnlab.vocabulary import HEADLINE, NAMES, SPLITS, STATS, flat, parse_flat
 
 MAX_BYTES = 10 << 20  # nor is one this large
 _MARKERS = ("summary.json", "receipt.json", "config.yaml", "checkpoint.pt")
+MANY_KINDS = ("seeds", "folds", "sweep", "lr-find")  # a folder of many runs: train --seeds/--folds, sweep, lr-find
 
 
 def list_runs(parent: Path, name: str | None = None) -> list[dict]:
@@ -34,8 +31,8 @@ def list_runs(parent: Path, name: str | None = None) -> list[dict]:
 def read_run(path: Path) -> dict:
     """What `nnlab runs` shows about one run directory; a missing, garbled or odd file leaves gaps, not errors."""
     summary, receipt, config = _json(path / "summary.json"), _json(path / "receipt.json"), _yaml(path / "config.yaml")
-    if summary.get("kind") in ("sweep", "seeds", "folds", "lr-find"):
-        return read_search(path, summary)
+    if summary.get("kind") in MANY_KINDS:
+        return read_many(path, summary)
     config = config or _mapping(receipt.get("config"))
     model, train = _mapping(config.get("model")), _mapping(config.get("train"))
     created = receipt.get("created")
@@ -47,12 +44,11 @@ def read_run(path: Path) -> dict:
         status = summary.get("status") if isinstance(summary.get("status"), str) else "finished"
     else:  # crashed before the end, or a summary.json that is not a JSON object
         status = "unreadable summary" if (path / "summary.json").exists() else "no summary"
-    overrides = receipt.get("overrides")
-    name = config.get("name")
+    name, metrics = config.get("name"), _numbers(summary.get("metrics"))
     return {"run": path.name, "path": str(path), "time": when, "name": name if isinstance(name, str) else None,
-            "model": _model_text(model), "overrides": [str(o) for o in overrides] if isinstance(overrides, list) else [],
+            "kind": "run", "model": _model_text(model), "overrides": _texts(receipt.get("overrides")),
             "epochs": _count(summary.get("epochs")) or _count(train.get("epochs")), "epoch": _count(summary.get("epoch")),
-            "metrics": _numbers(summary.get("metrics")), "status": status}
+            "metrics": metrics, "headline": _headline(metrics), "status": status}
 
 
 def _mapping(value) -> dict:
@@ -63,43 +59,64 @@ def _count(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _numbers(metrics) -> dict:
-    """{split: {name: number}}: the vocabulary's part of a summary's `metrics`, whatever else it holds."""
-    return {split: {name: v for name, v in values.items() if name in NAMES and _is_number(v)}
+def _texts(value) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _numbers(metrics, leaf=None) -> dict:
+    """{split: {name: number}}: the vocabulary's part of a summary's `metrics`, whatever else it holds (`leaf`: how
+    one number is read, e.g. a sweep point's {stat: number})."""
+    leaf = leaf or (lambda v: v if _is_number(v) else None)
+    return {split: {name: v for name, value in values.items() if name in NAMES and (v := leaf(value)) is not None}
             for split, values in _mapping(metrics).items() if split in SPLITS and isinstance(values, dict)}
+
+
+def _stats(value) -> dict | None:
+    """A sweep point's aggregate of one metric: {mean, std, min, max, n}, numbers or null."""
+    stats = {stat: value[stat] if _is_number(value[stat]) else None for stat in STATS if stat in value} \
+        if isinstance(value, dict) else {}
+    return stats or None
 
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def read_search(path: Path, summary: dict) -> dict:
-    """One row for a sweep, `train --seeds` or `lr-find` folder: its best point (or suggested lr) in one line."""
+def _headline(metrics: dict) -> str | None:
+    """The flat name a run is judged by: the test split's headline metric, else train's."""
+    for split in ("test", "train"):
+        for name in HEADLINE.values():
+            if name in metrics.get(split, {}):
+                return flat(split, name)
+    return None
+
+
+def read_many(path: Path, summary: dict) -> dict:
+    """One row for a folder of many runs (train --seeds/--folds, sweep, lr-find): the command line's overrides, the
+    epochs, and the aggregates of its best point (the only one, without a grid) as metrics.{split}.{name}.{stat};
+    `best` names that point's overrides (an lr-find: the suggested lr)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
+    status = summary.get("status")
     row = {"run": path.name, "path": str(path), "time": when, "name": summary.get("name"), "kind": summary["kind"],
-           "model": str(summary.get("model") or ""), "status": summary.get("status", "finished")}
+           "model": str(summary.get("model") or ""), "overrides": _texts(summary.get("overrides")),
+           "epochs": _count(summary.get("epochs")), "epoch": None,
+           "status": status if isinstance(status, str) else "finished"}
     if summary["kind"] == "lr-find":
-        lr = summary.get("suggested_lr")
-        return {**row, "overrides": [f"lr-find: {len(summary.get('lrs') or [])} lrs"], "epochs": summary.get("epochs"),
-                "metrics": {}, "best": {"optimizer.lr": lr},
-                "result": f"suggested lr {lr:.3g}" if isinstance(lr, (int, float)) else "every lr diverged"}
+        lr, lrs = summary.get("suggested_lr"), summary.get("lrs")
+        return {**row, "metrics": {}, "headline": None, "best": {"optimizer.lr": lr if _is_number(lr) else None},
+                "runs": len(lrs) if isinstance(lrs, list) else None}
     points = summary.get("points") if isinstance(summary.get("points"), list) else []
     best = _mapping(points[0]) if points else {}
-    headline = summary.get("headline") if isinstance(summary.get("headline"), str) else ""
-    split, name = parse_flat(headline) or ("", "")
-    metrics = _mapping(best.get("metrics"))
-    stats = _mapping(_mapping(metrics.get(split)).get(name))
-    loss = _mapping(_mapping(metrics.get("train")).get("loss")).get("mean")
-    how = [summary["search"]["strategy"] if isinstance(summary.get("search"), dict) else summary["kind"]] + \
-        (["halving"] if summary.get("halving") else [])
-    best_text = " ".join(f"{k}={value_text(v)}" for k, v in _mapping(best.get("overrides")).items())
-    mean, std = stats.get("mean"), stats.get("std")
-    result = f"{headline} {mean:.4f} ± {std:.4f}" if _is_number(mean) and _is_number(std) else ""
-    size = f"{len(points)}x{len(summary.get('seeds') or [])}"
-    return {**row, "model": f"{row['model']} {' '.join(how)} {size}".strip(),
-            "overrides": [f"best: {best_text}"] if best_text else [], "epochs": None,
-            "metrics": {"train": {"loss": loss}} if _is_number(loss) else {}, "best": _mapping(best.get("overrides")),
-            "result": result, "runs": summary.get("runs"), "failed": summary.get("failed")}
+    overrides = _mapping(best.get("overrides"))
+    headline, search, seeds = summary.get("headline"), _mapping(summary.get("search")), summary.get("seeds")
+    return {**row, "epochs": _count(overrides.get("train.epochs")) or row["epochs"],
+            "metrics": _numbers(best.get("metrics"), _stats),
+            "headline": headline if parse_flat(str(headline)) else None,
+            "best": overrides, "points": len(points),
+            "seeds": [s for s in seeds if _count(s) is not None] if isinstance(seeds, list) else [],
+            "folds": _count(summary.get("folds")), "search": search.get("strategy"),
+            "halving": bool(summary.get("halving")), "runs": _count(summary.get("runs")),
+            "failed": _count(summary.get("failed"))}
 
 
 def _model_text(model: dict) -> str:

@@ -107,21 +107,27 @@ class Run:
             epoch = result.state.epoch - 1  # epochs completed (a partial one counts in `steps` only)
         else:
             epoch = getattr(error, "epoch", 1) - 1  # diverged in this epoch
-        self.finish(result, outcome if interrupted else None, "interrupted" if interrupted else "diverged", epoch)
+        summary = self.finish(result, outcome if interrupted else None, "interrupted" if interrupted else "diverged",
+                              epoch)
         if interrupted:
-            return Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
-                               f"nnlab train --resume {self.path}", error.signum)
-        kept = "the last good checkpoint is kept in" if (self.path / store.CHECKPOINT).exists() else \
-            "no checkpoint yet in"
-        return DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
+            stopped = Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
+                                  f"nnlab train --resume {self.path}", error.signum)
+        else:
+            kept = "the last good checkpoint is kept in" if (self.path / store.CHECKPOINT).exists() else \
+                "no checkpoint yet in"
+            stopped = DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
+        stopped.summary = summary
+        return stopped
 
-    def interrupted_after_training(self, signum: int) -> Interrupted:
+    def interrupted_after_training(self, signum: int, summary: dict) -> Interrupted:
         """A signal that came after the last step (while scoring, fitting the baseline or saving): the run finished
-        and is saved; the error to exit with (130 or 143)."""
+        and is saved (its `summary`); the error to exit with (130 or 143)."""
         import signal
 
-        return Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run is "
-                           f"saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
+        stopped = Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run "
+                              f"is saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
+        stopped.summary = summary
+        return stopped
 
     def summary(self, fit, outcome, status: str, epoch: int | None = None) -> dict:
         """summary.json: plain numbers only, named as README's "Names" says. `epoch`: epochs completed (all of them

@@ -25,7 +25,7 @@ class LRFind:
     seed: int
     suggested: float | None
     rule: str
-    paths: list[str] = field(default_factory=list)  # how the members trained: "vectorized" or "sequential"
+    paths: list[dict] = field(default_factory=list)  # how the members trained: {"path", "runs", "reason"}, as a sweep
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -69,5 +69,5 @@ def find_lr(config, overrides: list[str], low: float, high: float, n: int, epoch
                       [cfg.seed])
     results, seconds = run_groups(b.trials, b.splits, b.groups, on_group=on_group, stop=stop)
     losses = [r.fit.history[-1]["train_loss"] if r.status == "finished" and r.fit.history else None for r in results]
-    return LRFind(lrs, losses, budget, cfg.seed, suggest(lrs, losses), RULE, sorted({g.path for g in b.groups}),
+    return LRFind(lrs, losses, budget, cfg.seed, suggest(lrs, losses), RULE, [g.record() for g in b.groups],
                   seconds)

@@ -168,6 +168,10 @@ class Group:
     reason: str
     halving: dict | None = None  # successive halving in this stack: {"points", "rungs", "eta"} (training.halving)
 
+    def record(self, runs: int | None = None) -> dict:
+        """What summary.json's `paths` says of it: {"path", "runs" (default: all its trials), "reason"}."""
+        return {"path": self.path, "runs": len(self.trials) if runs is None else runs, "reason": self.reason}
+
 
 def plan(trials: list[Trial], splits: list, vectorize: bool = True) -> list[Group]:
     """Group trials by group_key; a group of one, or one whose stacked data would be too big, runs alone."""

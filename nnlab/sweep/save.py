@@ -7,7 +7,7 @@ aggregates.
       runs.csv                    one row per model: sub-directory, grid values, seed, status, metrics
       g00-seed0/ ...              a normal run directory each (`nnlab eval` and `nnlab reproduce` open it)
 
-    with SweepFolder.claim(out, name, kind, n_points) as folder:  # before training: fails now if unwritable
+    with SweepFolder.claim(out, name, kind, n_points, overrides) as folder:  # before training: fails now if unwritable
         offset = folder.extend(trials, splits, groups)             # a batch (a grid is one)
         ... folder.add(indices, results) as runs finish ...
         summary = folder.close(seconds)                             # the aggregates
@@ -42,8 +42,9 @@ class SweepFolder:
     each its place, `add(indices, results)` saves those that finished, `close()` writes the aggregates.
     """
 
-    def __init__(self, path: Path, lock, kind: str, n_points: int):
+    def __init__(self, path: Path, lock, kind: str, n_points: int, overrides: list[str]):
         self.path, self.lock, self.kind, self.n_points = path, lock, kind, n_points
+        self.overrides = list(overrides)  # the command line's, which every run has (a receipt lists them first)
         self.trials, self.splits, self.groups = [], [], []
         self.group_of: dict[int, Group] = {}
         self.saved: dict[int, TrialResult] = {}  # trial index -> its result, whose sub-run is complete on disk
@@ -51,11 +52,12 @@ class SweepFolder:
         self.started = time.perf_counter()
 
     @classmethod
-    def claim(cls, out: Path, name: str, kind: str, n_points: int) -> "SweepFolder":
+    def claim(cls, out: Path, name: str, kind: str, n_points: int, overrides: list[str]) -> "SweepFolder":
         """A new folder under `out`, locked; its lock file is its first write, so a full or read-only disk fails
-        here (exit 2 or 4), before any training. `n_points`: how many points the sweep trains (sub-run names)."""
+        here (exit 2 or 4), before any training. `n_points`: how many points the sweep trains (sub-run names);
+        `overrides`: the command line's key=value arguments."""
         path = new_folder(Path(out), f"{name}-{kind}")
-        return cls(path, take_folder(path, created=True), kind, n_points)
+        return cls(path, take_folder(path, created=True), kind, n_points, overrides)
 
     def extend(self, trials: list[Trial], splits: list, groups: list[Group]) -> int:
         """A batch about to train; its trials' indices here start at the offset returned."""
@@ -94,11 +96,13 @@ class SweepFolder:
         task = self.trials[0].cfg.task
         points = aggregate.summarize(trials, results, task)
         seconds = time.perf_counter() - self.started if seconds is None else seconds
-        paths = [{"path": g.path, "runs": n, "reason": g.reason} for g in self.groups
-                 if (n := sum(i in self.saved for i in g.trials))]
+        paths = [g.record(n) for g in self.groups if (n := sum(i in self.saved for i in g.trials))]
+        epochs = {t.cfg.train.epochs for t in self.trials}  # more than one: the points set train.epochs themselves
         summary = {
             "run_dir": str(self.path), "kind": self.kind, "name": self.trials[0].cfg.name, "task": task,
-            "model": self.trials[0].cfg.model.kind, "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
+            "model": self.trials[0].cfg.model.kind, "overrides": self.overrides,
+            "epochs": epochs.pop() if len(epochs) == 1 else None,
+            "runs": len(trials), "seeds": sorted({t.seed for t in trials}),
             "failed": sum(p["failed"] for p in points), "failed_definition": aggregate.FAILED_DEFINITION,
             "train_seconds": round(seconds, 6), "headline": aggregate.headline_metric(points, task),
             "paths": paths, "points": points, "status": status,

@@ -33,26 +33,30 @@ def resolve_device(name: str, where: str = "device"):
     return torch.device(name)
 
 
-def check_memory(cfg, n_features: int, n_outputs: int, device, copies: int = 1) -> int:
+def check_memory(cfg, n_features: int, n_outputs: int, device=None, copies: int = 1) -> int:
     """The model's parameter count, after refusing (ConfigError, naming the key) a model too big to train here:
     its weights, gradients, optimizer state and a working copy (`copies` models, stacked) beside the memory the
-    device has free. Counted on torch's meta device, so nothing is allocated: an allocation failure is no message."""
-    import torch
-
+    device has free (`device` None: this machine's memory, without importing torch, for `nnlab check`). Counted
+    by the spec's arithmetic, so nothing is allocated: an allocation failure is no message."""
     key = "model.hidden" if cfg.model.kind == "mlp" else "model"
     shown = f"{key} {getattr(cfg.model, 'hidden', cfg.model.kind)}"
     try:
-        with torch.device("meta"):
-            n_params = sum(p.numel() for p in cfg.model.build(n_features, n_outputs).parameters())
-    except (RuntimeError, OverflowError, ValueError, TypeError) as e:
+        n_params = cfg.model.n_parameters(n_features, n_outputs)
+    except (RuntimeError, OverflowError, ValueError, TypeError) as e:  # a kind counted by building it (meta device)
         reason = str(e).splitlines()[0][:100] if str(e) else type(e).__name__
         raise ConfigError(f"{shown}: cannot build this model ({reason}); use smaller sizes") from None
     states = {"adam": 2, "adamw": 2}.get(cfg.optimizer.name, 1 if getattr(cfg.optimizer, "momentum", 0) else 0)
     need = n_params * 4 * (3 + states) * copies  # float32 weights, gradients, a working copy, the optimizer's buffers
-    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else free_bytes()
+    if device is not None and device.type == "cuda":
+        import torch
+
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        free = free_bytes()
     if not fits(need, free):
+        where = device or "this machine"
         raise ConfigError(f"{shown}: {n_params * copies:,} parameters need about {size_text(need)} to train (weights, "
-                          f"gradients, optimizer state), more than the {size_text(free)} free on {device}; use a "
+                          f"gradients, optimizer state), more than the {size_text(free)} free on {where}; use a "
                           "smaller model")
     return n_params
 

@@ -3,11 +3,12 @@
 from rich.table import Table
 from rich.text import Text
 
-from nnlab.vocabulary import HEADLINE, flat
+from nnlab.config import value_text
+from nnlab.vocabulary import parse_flat
 
 
 def runs_table(rows: list[dict]) -> Table:
-    """`nnlab runs`: one line per run directory, newest first (a sweep's folder: its best point, mean ± std)."""
+    """`nnlab runs`: one line per run directory, newest first (a folder of many runs: its best point, mean ± std)."""
     from rich import box
 
     table = Table(title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -17,14 +18,35 @@ def runs_table(rows: list[dict]) -> Table:
         table.add_column(column, justify=justify, overflow="fold", min_width=width)
     styles = {"finished": "green", "running": "cyan", "interrupted": "yellow", "diverged": "red"}
     for row in rows:
-        metrics = row.get("metrics") or {}
-        loss = (metrics.get("train") or {}).get("loss")
-        table.add_row(row["run"], (row.get("time") or "")[5:16], row.get("model") or "",
-                      " ".join(row.get("overrides") or []), _epochs_text(row.get("epoch"), row.get("epochs")),
-                      f"{loss:.4g}" if isinstance(loss, (int, float)) else "",
-                      row.get("result") or _metrics_text(metrics),
+        loss = _mean((row["metrics"].get("train") or {}).get("loss"))
+        table.add_row(row["run"], (row.get("time") or "")[5:16], f"{row['model']} {_many_text(row)}".strip(),
+                      " ".join(row["overrides"]), _epochs_text(row.get("epoch"), row.get("epochs")),
+                      f"{loss:.4g}" if loss is not None else "", _result_text(row),
                       Text(row["status"], style=styles.get(row["status"], "dim")))
     return table
+
+
+def _mean(value):
+    """A run's number, or the mean of a point's aggregate ({mean, std, ...})."""
+    value = value.get("mean") if isinstance(value, dict) else value
+    return value if isinstance(value, (int, float)) else None
+
+
+def _many_text(row: dict) -> str:
+    """What a folder of many runs holds: `3 seeds`, `5 folds x 2 seeds`, `tpe halving 9x4`, `lr-find 13 lrs`."""
+    kind, n_seeds = row.get("kind"), len(row.get("seeds") or [])
+    if kind == "lr-find":
+        return f"lr-find {row.get('runs')} lrs"
+    seeds = f"{n_seeds} seed{'s' * (n_seeds != 1)}"
+    if kind == "seeds":
+        return seeds
+    if kind == "folds":
+        return f"{row.get('folds')} folds x {seeds}"
+    if kind == "sweep":
+        how = [row.get("search") or "sweep", *(["halving"] if row.get("halving") else [])]
+        folds = f"x{row['folds']} folds" if row.get("folds") else ""
+        return " ".join(how) + f" {row.get('points')}x{n_seeds}{folds}"
+    return ""
 
 
 def _epochs_text(epoch, epochs) -> str:
@@ -34,13 +56,20 @@ def _epochs_text(epoch, epochs) -> str:
     return f"{epoch}/{epochs}" if epoch is not None and epoch != epochs else str(epochs)
 
 
-def _metrics_text(metrics: dict) -> str:
-    """The headline metric of the test split (the train split when there is no test split), by its flat name."""
-    for split in ("test", "train"):
-        for name in HEADLINE.values():
-            if name in (metrics.get(split) or {}):
-                return f"{flat(split, name)} {metrics[split][name]:.4f}"
-    return ""
+def _result_text(row: dict) -> str:
+    """The headline metric by its flat name (`test_accuracy 0.9722`; a point's `mean ± std`, after its overrides);
+    an lr-find's suggestion."""
+    if row.get("kind") == "lr-find":
+        lr = (row.get("best") or {}).get("optimizer.lr")
+        return f"suggested lr {lr:.3g}" if isinstance(lr, (int, float)) else "every lr diverged"
+    headline = parse_flat(row.get("headline") or "")
+    value = (row["metrics"].get(headline[0]) or {}).get(headline[1]) if headline else None
+    if isinstance(value, dict):
+        mean, std = value.get("mean"), value.get("std")
+        text = f"{row['headline']} {mean:.4f} ± {std:.4f}" if None not in (mean, std) else ""
+        best = " ".join(f"{k}={value_text(v)}" for k, v in (row.get("best") or {}).items())
+        return f"best {best}: {text}" if best and text else text
+    return f"{row['headline']} {value:.4f}" if isinstance(value, (int, float)) else ""
 
 
 def compare_table(names: list[str], rows: list[tuple[str, list]], title: str) -> Table:

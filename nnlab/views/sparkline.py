@@ -29,14 +29,14 @@ def sparkline(values: list[float], width: int = 50, log: bool = False) -> str:
 
 
 def loss_curves(history: list[dict], width: int = 50) -> Text:
-    """'train loss ▇▅▃▂▁  1.02 → 0.0136' (and the val and test losses), one line each; log scale when it spans
-    decades."""
+    """'train_loss ▇▅▃▂▁  1.02 → 0.0136' (and val_loss, test_loss), one line each, labelled by their flat names;
+    log scale when it spans decades."""
     lines = []
     for key in ("train_loss", "val_loss", "test_loss"):
         values = [row[key] for row in history if key in row]
         if len(values) < 2:
             continue
         log = spans_decades(values)
-        lines.append(Text.assemble((f"{key.replace('_', ' '):>10} ", "dim"), (sparkline(values, width, log), "cyan"),
+        lines.append(Text.assemble((f"{key:>10} ", "dim"), (sparkline(values, width, log), "cyan"),
                                    f"  {values[0]:.4g} → {values[-1]:.4g}", (" (log scale)" if log else "", "dim")))
     return Text("\n").join(lines)

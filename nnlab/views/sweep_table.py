@@ -68,13 +68,14 @@ def _fmt(v: float) -> str:
 
 
 
-def rungs_table(halving: dict) -> Table:
-    """Successive halving: at each rung, every point's mean ± std score there and whether it went on."""
-    eta, split = halving["eta"], halving["split"]
-    table = Table(title=f"successive halving (eta {eta}, ranked by {split} score, mean ± std over seeds)",
+def rungs_table(halving: dict, headline: str) -> Table:
+    """Successive halving: at each rung, every point's mean ± std score there (the `headline` metric, e.g.
+    test_accuracy, on the split the rungs rank by: val_accuracy when there is one) and whether it went on."""
+    eta, score = halving["eta"], flat(halving["split"], parse_flat(headline)[1])
+    table = Table(title=f"successive halving (eta {eta}, ranked by {score}, mean ± std over seeds)",
                   title_justify="left", box=box.SIMPLE_HEAD)
-    for column, justify in (("epoch", "right"), ("point", "left"), ("seeds", "right"), ("score", "right"),
-                            ("train loss", "right"), ("", "left")):
+    for column, justify in (("epoch", "right"), ("point", "left"), ("seeds", "right"), (score, "right"),
+                            ("train_loss", "right"), ("", "left")):
         table.add_column(column, justify=justify, no_wrap=True)
     for rung in halving["rungs"]:
         for i, p in enumerate(rung["points"]):
@@ -101,7 +102,7 @@ def lr_table(lrs: list[float], losses: list, suggested: float | None, title: str
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     best = min(finite) if finite else None
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column, justify in (("lr", "right"), ("train loss", "right"), ("", "left"), ("", "left")):
+    for column, justify in (("lr", "right"), ("train_loss", "right"), ("", "left"), ("", "left")):
         table.add_column(column, justify=justify, no_wrap=True)
     for lr, v in zip(lrs, losses):
         if v is None or not math.isfinite(v):

@@ -5,6 +5,7 @@ import io
 import torch
 from rich.console import Console
 
+from helpers import graph_node
 from nnlab.autograd.graph import Node, backward_tree, collapse
 from nnlab.autograd.report import tree
 from nnlab.models import REGISTRY
@@ -20,14 +21,23 @@ def test_expression_graph_follows_next_functions_with_named_leaves():
     x, y, c = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (2.0, 3.0, 1.0))
     f = 2 * x ** 3 + 3 * y ** 2 + c
     node = backward_tree(f.grad_fn, {id(x): "x", id(y): "y", id(c): "c"})
-    assert node.to_dict() == {"name": "AddBackward0", "children": [
-        {"name": "AddBackward0", "children": [
-            {"name": "MulBackward0", "children": [{"name": "PowBackward0", "children": [
-                {"name": "AccumulateGrad", "leaf": "x"}]}]},
-            {"name": "MulBackward0", "children": [{"name": "PowBackward0", "children": [
-                {"name": "AccumulateGrad", "leaf": "y"}]}]}]},
-        {"name": "AccumulateGrad", "leaf": "c"}]}
+    assert node.to_dict() == graph_node("AddBackward0", [
+        graph_node("AddBackward0", [
+            graph_node("MulBackward0", [graph_node("PowBackward0", [graph_node("AccumulateGrad", leaf="x")])]),
+            graph_node("MulBackward0", [graph_node("PowBackward0", [graph_node("AccumulateGrad", leaf="y")])])]),
+        graph_node("AccumulateGrad", leaf="c")])
     assert f.grad_fn.next_functions[1][0].variable is c  # what the names are read from
+
+
+def test_every_node_of_the_json_graph_has_the_same_keys():
+    x = torch.tensor(1.0, requires_grad=True)
+    e = torch.exp(x)
+    nodes, stack = [], [collapse(backward_tree((e * e + e).grad_fn, {id(x): "x"})).to_dict()]
+    while stack:
+        nodes.append(stack.pop())
+        stack.extend(nodes[-1]["children"])
+    assert {tuple(n) for n in nodes} == {("name", "leaf", "children", "seen", "note")}
+    assert any(n["seen"] for n in nodes) and any(n["leaf"] == "x" and n["children"] == [] for n in nodes)
 
 
 def test_shared_nodes_are_shown_once():

@@ -83,7 +83,7 @@ def test_progress_bar_and_sparkline_on_a_terminal_and_no_color_respected(tmp_pat
     out = _train_on_terminal([ROOT / "configs" / "cubic_sine.yaml", "train.epochs=300", "--out", tmp_path,
                               "--no-plots"], monkeypatch)
     assert "epoch" in out and "300/300" in out and "\r" in out  # the bar, redrawn in place
-    assert "train loss" in out and "3238 → 1560" in out and "▁" in out  # the sparkline, first → last loss
+    assert "train_loss" in out and "3238 → 1560" in out and "▁" in out  # the sparkline, first → last loss
     assert " 300 " in out and "saved" in out  # the loss table and the report print above the bar
     assert "\x1b[32m" not in out and "\x1b[91m" not in out  # NO_COLOR: no colour codes
 

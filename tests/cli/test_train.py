@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CONFIGS, ROOT, WINE, write_config
+from helpers import CONFIGS, ROOT, WINE, interrupt_after, write_config
 
 SUMMARY_KEYS = {"run_dir", "task", "epochs", "epoch", "metrics", "steps", "train_seconds", "status"}
 
@@ -107,12 +107,47 @@ def test_diverging_run_exits_5(cli):
     assert "try a smaller optimizer.lr" in result.stderr
 
 
+@pytest.mark.parametrize("flag", ["--json", "--jsonl"])
+def test_json_ends_with_the_saved_summary_when_a_run_is_interrupted_or_diverges(cli, monkeypatch, tmp_path, flag):
+    """README: status/stopped can be interrupted or diverged in the --json object: it is printed, as summary.json."""
+    with monkeypatch.context() as m:
+        interrupt_after(m, 7)
+        stopped = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=50", flag,
+                      "--run-dir", tmp_path / "stopped", code=130)
+    diverged = cli("train", ROOT / "configs" / "cubic_sine.yaml", "optimizer.lr=1", flag,
+                   "--run-dir", tmp_path / "diverged", code=5)
+    for result, status, error in [(stopped, "interrupted", "interrupted by SIGINT"), (diverged, "diverged", "inf")]:
+        last = json.loads(result.stdout.splitlines()[-1])
+        saved = json.loads((Path(last["run_dir"]) / "summary.json").read_text())
+        assert last == saved and last["status"] == last["stopped"] == status and "event" not in last
+        assert result.stderr.startswith("error: ") and error in result.stderr
+        if flag == "--json":
+            assert result.stdout.count("\n") == 1
+
+
+def test_json_after_a_signal_past_the_last_step_prints_the_finished_summary(cli, monkeypatch, tmp_path):
+    import nnlab.scoring.baselines
+
+    monkeypatch.setattr(nnlab.scoring.baselines, "for_run", _send_then_spin(2, {}))
+    result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--baseline", "--json",
+                 "--run-dir", tmp_path / "run", code=130)
+    assert json.loads(result.stdout) == json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
 def test_check_validates_without_training(cli, tmp_path):
     out = json.loads(cli("check", ROOT / "configs" / "wine_mlp.yaml", "--json").stdout)
     assert out["ok"] and out["train_rows"] == 142 and out["classes"] == [1, 2, 3]
     assert not cli.out.exists()
     bad = write_config(tmp_path, "data: {source: csv, path: missing.csv, target: y}\nmodel: {kind: mlp}")
     assert "data file not found" in cli("check", bad, code=3).stderr
+
+
+def test_check_refuses_a_model_too_big_to_train_as_train_does(cli):
+    huge = (ROOT / "configs" / "wine_mlp.yaml", "model.hidden=[1000000,100000]")
+    refused = cli("check", *huge, code=2).stderr
+    assert "model.hidden [1000000, 100000]: 100,014,400,003 parameters need about 1600.2 GB to train" in refused
+    assert "free on this machine; use a smaller model" in refused
+    assert "100,014,400,003 parameters need about" in cli("train", *huge, "--out", cli.out, code=2).stderr
 
 
 def run_python(*args, **kw):
@@ -125,6 +160,7 @@ def test_help_and_check_do_not_import_torch():
     code = ("import sys; from typer.testing import CliRunner; from nnlab.cli import app; r = CliRunner(); "
             "assert r.invoke(app, ['--help']).exit_code == 0; "
             "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml']).exit_code == 0; "
+            "assert r.invoke(app, ['check', 'configs/wine_mlp.yaml', 'model.hidden=[100000,100000]']).exit_code == 2; "
             "heavy = [m for m in ('torch', 'sklearn', 'matplotlib', 'pandas') if m in sys.modules]; print(heavy)")
     assert run_python("-c", code).stdout.strip() == "[]"
 
@@ -211,6 +247,17 @@ def test_eval_data_works_for_runs_on_synthetic_data(cli, tmp_path, config):
         return
     out = json.loads(cli("eval", run_dir, "--data", tmp_path / "more.csv", "--json").stdout)
     assert out["split"] == "data" and out["data"] == str(tmp_path / "more.csv") and out["metrics"]["data"]
+
+
+def test_eval_defaults_to_the_split_train_reported(cli):
+    """The cubic has no test split: eval scores train, as train's report and nnlab runs do; asking for test fails."""
+    summary = cli.train_json(ROOT / "configs" / "cubic_sine.yaml", "train.epochs=5")
+    out = json.loads(cli("eval", summary["run_dir"], "--json").stdout)
+    assert out["split"] == "train" and out["metrics"] == {"train": summary["metrics"]["train"]}
+    assert "train" in cli("eval", summary["run_dir"]).stdout
+    assert "no test split (data.test_size was 0)" in cli("eval", summary["run_dir"], "--split", "test", code=2).stderr
+    wine = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5")
+    assert json.loads(cli("eval", wine["run_dir"], "--json").stdout)["metrics"] == {"test": wine["metrics"]["test"]}
 
 
 def test_eval_warns_when_the_data_file_changed_since_training(cli, tmp_path):

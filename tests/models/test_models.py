@@ -47,6 +47,21 @@ def test_loss_falls_in_a_few_steps(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY))
+def test_n_parameters_counts_the_built_module_by_arithmetic(kind):
+    """`nnlab check` bounds the model's size without torch: each kind counts its parameters itself."""
+    from nnlab.models.base import ModelSpec
+
+    spec = REGISTRY[kind]()
+    assert type(spec).n_parameters is not ModelSpec.n_parameters, f"{kind}: give the spec an n_parameters"
+    for n_features, n_outputs in ((spec.max_features or 4, 1), (spec.max_features or 13, 3)):
+        built = spec.build(n_features, n_outputs)
+        assert spec.n_parameters(n_features, n_outputs) == sum(p.numel() for p in built.parameters())
+    if kind == "mlp":
+        hidden = REGISTRY[kind](hidden=[7, 3, 2], dropout=0.5)
+        assert hidden.n_parameters(13, 3) == sum(p.numel() for p in hidden.build(13, 3).parameters())
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTRY))
 def test_default_loss_is_one_it_can_train_with(kind):
     spec = REGISTRY[kind]()
     for classification in (True, False):

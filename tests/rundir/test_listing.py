@@ -79,8 +79,34 @@ def test_runs_shows_a_sweep_folder_on_one_line_with_its_best_point(cli):
     [row] = json.loads(cli("runs", cli.out, "--json").stdout)
     best = sweep["points"][0]
     assert row["kind"] == "sweep" and row["best"] == best["overrides"] == {"optimizer.lr": 0.5}
-    assert row["model"] == "mlp sweep halving 2x2" and row["overrides"] == ["best: optimizer.lr=0.5"]
+    assert row["overrides"] == sweep["overrides"] == ["train.epochs=40"] and row["epochs"] == sweep["epochs"] == 40
+    assert row["model"] == "mlp" and row["halving"] and row["search"] is None and row["points"] == 2
+    assert row["metrics"] == best["metrics"] and row["headline"] == "test_accuracy" and row["runs"] == 4
+    assert "result" not in row
     stats = best["metrics"]["test"]["accuracy"]
-    assert row["result"] == f"test_accuracy {stats['mean']:.4f} ± {stats['std']:.4f}" and row["runs"] == 4
     lines = [line for line in cli("runs", cli.out).stdout.splitlines() if "sweep" in line]
-    assert len(lines) == 1 and "best: optimizer.lr=0.5" in lines[0] and "test_accuracy" in lines[0]
+    assert len(lines) == 1 and "mlp sweep halving 2x2" in lines[0] and "train.epochs=40" in lines[0]
+    assert f"best optimizer.lr=0.5: test_accuracy {stats['mean']:.4f} ± {stats['std']:.4f}" in lines[0]
+
+
+def test_runs_rows_of_seeds_folds_and_lr_find_folders_carry_overrides_epochs_and_aggregates(cli):
+    """README Names: a folder of many runs is metrics.{split}.{name}.{stat}, with the command's own overrides."""
+    wine = ROOT / "configs" / "wine_mlp.yaml"
+    seeds = json.loads(cli("train", wine, "--seeds", "2", "train.epochs=20", "--out", cli.out, "--json").stdout)
+    folds = json.loads(cli("train", wine, "--folds", "2", "train.epochs=10", "--out", cli.out, "--json").stdout)
+    found = json.loads(cli("lr-find", wine, "--num", "3", "--epochs", "5", "optimizer.momentum=0", "--out", cli.out,
+                           "--json", "--no-plots").stdout)
+    rows = {r["kind"]: r for r in json.loads(cli("runs", cli.out, "--json").stdout)}
+    for kind, summary, epochs in (("seeds", seeds, 20), ("folds", folds, 10)):
+        row = rows[kind]
+        assert row["overrides"] == [f"train.epochs={epochs}"] and row["epochs"] == epochs and row["best"] == {}
+        assert row["metrics"] == summary["points"][0]["metrics"] and row["headline"] == "test_accuracy"
+        assert set(row["metrics"]["train"]["loss"]) == {"mean", "std", "min", "max", "n"} and "result" not in row
+    assert rows["folds"]["folds"] == 2 and rows["seeds"]["seeds"] == [0, 1]
+    lr = rows["lr-find"]
+    assert lr["overrides"] == found["overrides"] == ["optimizer.momentum=0"] and lr["epochs"] == 5
+    assert lr["best"] == {"optimizer.lr": found["suggested_lr"]} and lr["runs"] == 3 and lr["metrics"] == {}
+    table = cli("runs", cli.out).stdout
+    for text in ("mlp 2 seeds", "train.epochs=20", "mlp 2 folds x 1 seed", "train.epochs=10", "mlp lr-find 3 lrs",
+                 "optimizer.momentum=0", "suggested lr", "test_accuracy "):
+        assert text in table, text

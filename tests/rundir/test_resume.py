@@ -2,15 +2,13 @@
 
 import json
 import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import write_config
+from helpers import interrupt_after, write_config
 from nnlab.rundir.store import CHECKPOINT, METRICS, SUMMARY, load_run
-from nnlab.training.signals import StopFlag
 
 # 80 train rows in minibatches of 16: 5 steps an epoch, 30 in all; a checkpoint every 2 epochs.
 TINY = """name: tiny
@@ -24,37 +22,6 @@ train: {epochs: 6, batch_size: 16, log_every: 2, checkpoint_every: 2}
 @pytest.fixture
 def tiny(tmp_path):
     return lambda opt="adam": write_config(tmp_path, TINY.replace("OPT", opt), name=f"tiny-{opt}.yaml")
-
-
-@contextmanager
-def _signal_after(n_steps: int, signum=signal.SIGINT):
-    """Stands in for catch_signals: 'receives' a signal right after optimizer step number `step`."""
-    from nnlab.training import optim
-
-    flag, count = StopFlag(), [0]
-    originals = {cls: cls.step for cls in (optim.SGD, optim.Adam)}
-
-    def counting(original):
-        def counted_step(self):
-            original(self)
-            count[0] += 1
-            if count[0] == n_steps:
-                flag.request(signum)
-        return counted_step
-
-    for cls, original in originals.items():
-        cls.step = counting(original)
-    try:
-        yield flag
-    finally:
-        for cls, original in originals.items():
-            cls.step = original
-
-
-def interrupt_after(monkeypatch, step: int, signum=signal.SIGINT):
-    import nnlab.training.signals
-
-    monkeypatch.setattr(nnlab.training.signals, "catch_signals", lambda: _signal_after(step, signum))
 
 
 def final_state(run_dir: Path):

@@ -43,7 +43,7 @@ def test_a_halving_sweep_shows_its_rungs_and_compute_and_saves_pruned_runs(cli):
             "--halving", "--out", cli.out, "--no-plots"]
     result = cli(*args)
     assert "halving at epochs 10, 30" in result.stderr
-    assert "successive halving (eta 3, ranked by test score" in result.stdout and "dropped" in result.stdout
+    assert "successive halving (eta 3, ranked by test_accuracy," in result.stdout and "dropped" in result.stdout
     assert "compute: 280 of the full grid's 720 member-epochs (39%)" in result.stdout  # 2x2x10 + 1x2x30 + 1x2x90
     summary = json.loads((next(cli.out.iterdir()) / "summary.json").read_text())
     halving = summary["halving"]

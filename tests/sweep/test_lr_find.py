@@ -32,10 +32,12 @@ def test_the_suggestion_is_a_tenth_of_the_lowest_loss_lr():
 
 def test_every_lr_trains_in_one_stack_from_the_same_start():
     found = find_lr(WINE_CFG, [], 1e-3, 10, 5, epochs=20)
-    assert found.paths == ["vectorized"] and found.epochs == 20 and found.seed == 6202 and len(found.losses) == 5
+    assert [(p["path"], p["runs"]) for p in found.paths] == [("vectorized", 5)] and found.paths[0]["reason"]
+    assert found.epochs == 20 and found.seed == 6202 and len(found.losses) == 5
     assert found.losses[0] > found.losses[2]  # 0.001 barely moves in 20 epochs; 0.1 does
     adam = find_lr(WINE_CFG, ["optimizer={name: adam}"], 1e-3, 1, 3, epochs=5)
-    assert adam.paths == ["sequential"]  # Adam stacks only with equal settings: each lr trains alone
+    assert {p["path"] for p in adam.paths} == {"sequential"}  # Adam stacks only with equal settings: each lr alone
+    assert sum(p["runs"] for p in adam.paths) == 3 and all(set(p) == {"path", "runs", "reason"} for p in adam.paths)
 
 
 def test_lr_find_writes_the_curve_the_plot_and_prints_the_suggestion(cli):
@@ -50,8 +52,10 @@ def test_lr_find_writes_the_curve_the_plot_and_prints_the_suggestion(cli):
                              "--no-plots").stdout)
     assert set(summary) >= {"run_dir", "lrs", "losses", "suggested_lr", "rule", "epochs", "seed", "note"}
     assert summary["kind"] == "lr-find" and not (Path(summary["run_dir"]) / "lr_find.png").exists()
+    assert [set(p) for p in summary["paths"]] == [{"path", "runs", "reason"}] and summary["paths"][0]["runs"] == 5
     listed = json.loads(cli("runs", cli.out, "--json").stdout)
-    assert {r["kind"] for r in listed} == {"lr-find"} and listed[0]["result"].startswith("suggested lr")
+    assert {r["kind"] for r in listed} == {"lr-find"} and listed[0]["best"] == {"optimizer.lr": summary["suggested_lr"]}
+    assert "suggested lr" in cli("runs", cli.out).stdout
 
 
 def test_lr_find_refuses_bad_bounds_before_reading_anything(cli):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, WINE_YAML, write_config
 from nnlab.config import load_config
 from nnlab.rundir.receipt import unpack_stack
 from nnlab.sweep.plan import Group, expand
@@ -122,6 +122,18 @@ def test_a_signal_in_a_sequential_group_keeps_each_run_that_finished(cli, monkey
     summary = json.loads(result.stdout)
     assert summary["runs"] == 3 and "3 of 6 runs had finished" in result.stderr
     assert _loadable(Path(summary["run_dir"])) == ["g00-seed0", "g00-seed1", "g01-seed0"]
+
+
+@pytest.mark.parametrize("many", [["--seeds", "3"], ["--folds", "3"]])
+def test_train_seeds_and_folds_json_print_the_saved_summary_when_interrupted(cli, monkeypatch, tmp_path, many):
+    """adam with a plateau schedule trains one run after another, so a signal after the first leaves one saved."""
+    config = write_config(tmp_path, WINE_YAML.replace("{lr: 0.05, momentum: 0.1}", "{name: adam, lr: 0.01}")
+                          + "train: {epochs: 3, scheduler: {name: plateau, monitor: train_loss}}\n")
+    _signal_after_groups(monkeypatch, 1, 2)
+    result = cli("train", config, *many, "--out", cli.out, "--json", code=130)
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((Path(summary["run_dir"]) / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["runs"] == 1 and "1 of 3 runs had finished" in result.stderr
 
 
 def test_a_signal_during_a_groups_save_lets_the_save_finish(cli, monkeypatch):

@@ -15,15 +15,23 @@ def render(table, width=200) -> str:
 
 
 def test_runs_table_shows_the_headline_metric_of_the_test_split_else_train():
-    rows = [{"run": "wine-1", "time": "2026-12-01 10:00:00", "model": "mlp 5-5-5 relu", "overrides": ["seed=3"],
-             "epochs": 1000, "metrics": {"train": {"loss": 0.0136}, "test": {"accuracy": 1.0}}, "status": "finished"},
-            {"run": "cubic-1", "time": "2026-12-01 09:00:00", "model": "polynomial degree 3", "overrides": [],
-             "epochs": 2000, "epoch": 120, "metrics": {"train": {"loss": 12.27, "r2": 0.99}, "test": {}},
-             "status": "interrupted"}]
+    rows = [{"run": "wine-1", "time": "2026-12-01 10:00:00", "kind": "run", "model": "mlp 5-5-5 relu",
+             "overrides": ["seed=3"], "epochs": 1000, "metrics": {"train": {"loss": 0.0136}, "test": {"accuracy": 1.0}},
+             "headline": "test_accuracy", "status": "finished"},
+            {"run": "cubic-1", "time": "2026-12-01 09:00:00", "kind": "run", "model": "polynomial degree 3",
+             "overrides": [], "epochs": 2000, "epoch": 120, "headline": "train_r2", "status": "interrupted",
+             "metrics": {"train": {"loss": 12.27, "r2": 0.99}, "test": {}}},
+            {"run": "wine-seeds-1", "time": "2026-12-01 08:00:00", "kind": "seeds", "model": "mlp",
+             "overrides": ["train.epochs=200"], "epochs": 200, "epoch": None, "headline": "test_accuracy",
+             "metrics": {"train": {"loss": {"mean": 0.813, "std": 0.2}}, "test": {"accuracy": {"mean": 0.5741,
+                                                                                               "std": 0.1697}}},
+             "best": {}, "seeds": [0, 1, 2], "status": "finished"}]
     text = render(runs_table(rows))
     assert "test_accuracy 1.0000" in text and "train_r2 0.9900" in text and "seed=3" in text and "interrupted" in text
     assert "120/2000" in text and "12.27" in text and "0.0136" in text
     assert "12-01 10:00" in text
+    assert "mlp 3 seeds" in text and "train.epochs=200" in text and "0.813" in text
+    assert "test_accuracy 0.5741 ± 0.1697" in text
 
 
 def test_compare_and_reproduce_tables_put_values_side_by_side():

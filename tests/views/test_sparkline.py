@@ -27,10 +27,11 @@ def test_log_scale_spreads_a_geometric_decay_evenly():
 
 def test_loss_curves_show_both_losses_and_their_ends():
     text = loss_curves([{"train_loss": 2.0, "test_loss": 3.0}, {"train_loss": 0.5, "test_loss": 1.0}]).plain
-    assert "train loss" in text and "test loss" in text and "2 → 0.5" in text and "3 → 1" in text
+    assert "train_loss" in text and "test_loss" in text and "2 → 0.5" in text and "3 → 1" in text
+    assert "train loss" not in text and "test loss" not in text  # README: Names
 
 
 def test_loss_curves_show_the_validation_loss_between_them():
     rows = [{"train_loss": 2.0, "val_loss": 2.5, "test_loss": 3.0}, {"train_loss": 0.5, "val_loss": 0.7, "test_loss": 1.0}]
     lines = loss_curves(rows).plain.splitlines()
-    assert [line.split()[0] for line in lines] == ["train", "val", "test"] and "2.5 → 0.7" in lines[1]
+    assert [line.split()[0] for line in lines] == ["train_loss", "val_loss", "test_loss"] and "2.5 → 0.7" in lines[1]

@@ -47,8 +47,12 @@ def test_the_rungs_table_shows_each_rung_its_points_scores_and_who_stayed():
                     "loss": 0.3, "kept": True},
                    {"point": 0, "overrides": {"optimizer.lr": "0.01"}, "seeds": 2, "score": {"mean": None, "std": None},
                     "loss": 1.1, "kept": False}]}]}
-    text = render(rungs_table(halving))
-    assert "successive halving (eta 3, ranked by test score" in text and "optimizer.lr=0.5" in text
+    text = render(rungs_table(halving, "test_accuracy"))
+    assert "successive halving (eta 3, ranked by test_accuracy, mean" in text and "optimizer.lr=0.5" in text
+    header = next(line for line in text.splitlines() if "epoch" in line and "point" in line).split()
+    assert header == ["epoch", "point", "seeds", "test_accuracy", "train_loss"]  # README: Names
+    assert "score" not in text and "train loss" not in text
+    assert "ranked by val_r2" in render(rungs_table({**halving, "split": "val"}, "val_r2"))
     assert "0.9000 ± 0.1000" in text and "kept" in text and "dropped" in text and " - " in text
     assert compute_line(halving) == "compute: 280 of the full grid's 720 member-epochs (39%)"
 
@@ -59,3 +63,4 @@ def test_the_lr_table_marks_the_lowest_loss_and_the_suggestion_and_says_diverged
     text = render(lr_table([0.001, 0.01, 0.1, 1.0], [1.0, 0.5, 0.1, None], 0.01, "curve"))
     lines = {line.split()[0]: line for line in text.splitlines() if line.strip()[:1].isdigit()}
     assert "suggested" in lines["0.01"] and "lowest" in lines["0.1"] and "diverged" in lines["1"]
+    assert "train_loss" in text and "train loss" not in text
