@@ -30,8 +30,8 @@ def sweep(
     halving: bool = typer.Option(False, "--halving", help="Successive halving: at each rung drop the worst "
                                  "1-1/eta of the points (all their seeds) and go on with the rest."),
     eta: int = typer.Option(3, "--eta", help="With --halving: keep the best 1/eta of the points at each rung."),
-    min_epochs: int = typer.Option(None, "--min-epochs", help="With --halving: the first rung's epoch (default: "
-                                   "so that one point is left for the last epochs)."),
+    min_epochs: int = typer.Option(None, "--min-epochs", help="With --halving: the first rung's epoch (default: as "
+                                   "late as a third of the full grid's compute allows, one point left at the end)."),
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Parent folder of the sweep's run directory."),
     vectorize: bool = typer.Option(True, "--vectorize/--no-vectorize",
                                    help="Train compatible runs stacked (default) or one after another."),

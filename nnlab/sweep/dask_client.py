@@ -63,6 +63,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None, preloa
     else:
         import logging
 
+        # workers (and the nanny's restarts of a dead one) fork from a server that has torch imported
+        dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+        _preload_forkserver(preload)
         # Bound the scheduler's own rescheduling of tasks whose worker died (default 3).
         with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), _workers_ignore_ctrl_c():
             cluster = distributed.LocalCluster(
@@ -77,6 +80,15 @@ def open_client(scheduler: str | None = None, workers: int | None = None, preloa
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _preload_forkserver(modules: tuple) -> None:
+    """Local workers fork from one server process that imported torch and `modules` once (before any thread
+    or parallel region ran), instead of each spawning a fresh interpreter that imports torch itself: starting
+    2 workers costs one torch import, not two racing the client's for the same cores."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context().set_forkserver_preload(["distributed", "torch", "torch.func", "torch.nn.functional", *modules])
 
 
 @contextmanager

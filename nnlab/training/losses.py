@@ -41,9 +41,8 @@ def row_losses(name: str, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
     mse averages a row's outputs, so that a mean over rows is nn.MSELoss's mean; sse sums them.
     """
-    if name == "cross_entropy":
-        flat = F.cross_entropy(scores.reshape(-1, scores.shape[-1]), y.reshape(-1), reduction="none")
-        return flat.reshape(y.shape)
+    if name == "cross_entropy":  # classes moved to dim 1, torch's (N, C, d1) form: softmax along a long axis
+        return F.cross_entropy(scores.movedim(-1, 1), y, reduction="none")
     if name == "bce":
         return F.binary_cross_entropy_with_logits(scores, y, reduction="none").mean(-1)
     squared = (scores - y).pow(2)
@@ -55,6 +54,12 @@ def row_weights(name: str, weight: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     if name == "bce":
         return (weight[0] + (weight[1] - weight[0]) * y).mean(-1)
     return weight[y]
+
+
+def stacked_losses(name: str, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(K,) each stacked model's loss over all N rows, as its own loss module reduces: scores (K, N, o)."""
+    losses = row_losses(name, scores, y)  # (K, N)
+    return losses.sum(1) if name == "sse" else losses.mean(1)
 
 
 def masked_losses(name: str, scores: torch.Tensor, y: torch.Tensor, mask: torch.Tensor,

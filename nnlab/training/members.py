@@ -8,7 +8,7 @@ single run would (to float rounding).
 
 import torch
 
-from nnlab.training.losses import masked_losses
+from nnlab.training.losses import masked_losses, stacked_losses
 from nnlab.training.monitor import make_watch
 from nnlab.training.schedule import make_schedule
 
@@ -53,14 +53,11 @@ def row_mask(rows: dict | None, split: str, n: int, device) -> torch.Tensor | No
 def member_loss(setup):
     """(scores (K, N, o), y, mask or None) -> (K,): each model's loss over its own rows.
 
-    Equal splits without class weights keep vmap over the single run's loss module (its exact sums);
-    padded rows or per-model class weights take the per-row form, masked.
+    Equal splits without class weights: each model's mean (or sum, for sse) of its per-row losses; padded
+    rows or per-model class weights take the per-row form, masked.
     """
     if setup.rows is None and setup.class_weight is None:
-        from torch.func import vmap
-
-        per_model = vmap(setup.loss_fn)
-        return lambda scores, y, mask=None: per_model(scores, y)
+        return lambda scores, y, mask=None: stacked_losses(setup.loss_name, scores, y)
 
     counted = {}  # id(mask) -> (mask, its row counts): a full batch's mask is the same tensor every epoch
 

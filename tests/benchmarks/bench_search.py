@@ -84,7 +84,7 @@ def best_point(config: Path, points: list[dict], seeds: list[int], halving: bool
 
 
 def _key(point: dict) -> str:
-    return " ".join(point["overrides"].values())
+    return " ".join(map(str, point["overrides"].values()))
 
 
 def bench_halving(n_searches: int, seeds_per_point: int) -> list[dict]:
@@ -106,8 +106,8 @@ def bench_halving(n_searches: int, seeds_per_point: int) -> list[dict]:
                 seeds = list(range(s * seeds_per_point, (s + 1) * seeds_per_point))
                 full, _, _, t_full = best_point(config, points, seeds, halving=False)
                 halved, used, total, t_half = best_point(config, points, seeds, halving=True)
-                headline = next(k for k in full[0]["metrics"] if k.startswith("test_") and k[5:] in ("accuracy", "r2"))
-                score = {_key(p): p["metrics"][headline]["mean"] for p in full}
+                headline = next(k for k in full[0]["metrics"]["test"] if k in ("accuracy", "r2"))
+                score = {_key(p): p["metrics"]["test"][headline]["mean"] for p in full}
                 same += _key(full[0]) == _key(halved[0])
                 regrets.append(score[_key(full[0])] - score[_key(halved[0])])
                 fractions.append(used / total)

@@ -172,3 +172,51 @@ def test_a_chunked_sweep_gives_every_run_its_in_process_numbers_and_reproduces_e
         assert receipt["stack"]["size"] == 16  # the chunk it trained in, not the whole stack
     reproduced = json.loads(cli("reproduce", b / "g01-seed15", "--json").stdout)
     assert reproduced["identical"] is True
+
+
+HEAP_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL("libc.so.6")
+
+class Info(ctypes.Structure):  # glibc's struct mallinfo2: ten size_t fields, hblks the fifth
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+
+def mapped_while_held(size=256 * 1024):  # is a block of a stack's activation size mmap'ed (hblks), not on the heap?
+    held = libc.mallinfo2().hblks
+    p = libc.malloc(size)
+    mapped = libc.mallinfo2().hblks - held
+    libc.free(p)
+    return mapped
+
+for _ in range(3):  # glibc's dynamic threshold (when it is not frozen) rises after the first free
+    mapped_while_held()
+before = mapped_while_held()
+from nnlab.sweep.dask_tasks import heap_for_training
+heap_for_training()
+print(before, mapped_while_held())
+"""
+
+
+@pytest.mark.parametrize("trim, expected", [("65536", "1 0"), (None, "0 0")])
+def test_a_worker_started_with_dasks_malloc_trim_gets_a_heap_for_training(trim, expected):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, freezing glibc's mmap threshold at 128 KiB: every activation of a
+    stack was mapped and unmapped each step (2x slower training). heap_for_training puts blocks that size back
+    on the heap; without the variable it changes nothing."""
+    import ctypes
+    import os
+    import subprocess
+    import sys
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("needs glibc 2.33 or newer (mallinfo2)")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    if trim is not None:
+        env["MALLOC_TRIM_THRESHOLD_"] = trim
+    out = subprocess.run([sys.executable, "-c", HEAP_PROBE], env={**env, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == expected.split()

@@ -8,16 +8,16 @@ import pytest
 
 from helpers import ROOT
 from nnlab.errors import UsageError
-from nnlab.sweep.halving import check_halving, rung_epochs
+from nnlab.sweep.halving import check_halving, member_fraction, rung_epochs
 
 WINE_CFG = ROOT / "configs" / "wine_mlp.yaml"
 
 
 @pytest.mark.parametrize("epochs, n_points, eta, min_epochs, rungs", [
-    (1000, 9, 3, None, [111, 333]),  # 9 -> 3 -> 1
-    (1000, 4, 3, None, [111, 333]),  # 4 -> 2 -> 1
-    (1000, 27, 3, None, [37, 111, 333]),
-    (1000, 8, 2, None, [125, 250, 500]),
+    (1000, 9, 3, None, [166, 498]),  # 9 -> 3 -> 1, later than the textbook 111, 333: a third of the grid's compute
+    (1000, 4, 3, None, [111, 333]),  # 4 -> 2 -> 1: the textbook schedule already spends 39%
+    (1000, 27, 3, None, [111, 333, 999]),  # 27 -> 9 -> 3 -> 1: later still, the last rung would not fit
+    (1000, 8, 2, None, [138, 276, 552]),
     (1000, 9, 3, 50, [50, 150]),
     (1000, 9, 3, 400, [400]),  # the second rung would be past the end
     (1000, 1, 3, None, []),
@@ -25,6 +25,24 @@ WINE_CFG = ROOT / "configs" / "wine_mlp.yaml"
 ])
 def test_rung_epochs(epochs, n_points, eta, min_epochs, rungs):
     assert rung_epochs(epochs, n_points, eta, min_epochs) == rungs
+
+
+@pytest.mark.parametrize("n_points, eta", [(2, 2), (4, 3), (5, 2), (9, 3), (10, 3), (27, 3), (30, 4), (81, 3)])
+@pytest.mark.parametrize("epochs", [30, 200, 1000, 5000])
+def test_default_rungs_spend_at_most_a_third_unless_the_textbook_schedule_does(epochs, n_points, eta):
+    """The default first rung is the textbook epochs / eta^halvings or later, keeps every rung that schedule has,
+    and moves later only within a third of the full grid's member-epochs."""
+    halvings, n = 0, n_points
+    while n > 1:
+        n, halvings = -(-n // eta), halvings + 1
+    textbook = rung_epochs(epochs, n_points, eta, max(1, round(epochs / eta ** halvings)))
+    chosen = rung_epochs(epochs, n_points, eta)
+    assert len(chosen) == len(textbook) and chosen[0] >= textbook[0]
+    spent = member_fraction(chosen, n_points, eta, epochs)
+    assert spent <= 1 / 3 or chosen == textbook
+    if chosen != textbook:  # as late as the rule allows: one epoch later breaks it
+        later = rung_epochs(epochs, n_points, eta, chosen[0] + 1)
+        assert len(later) < len(chosen) or member_fraction(later, n_points, eta, epochs) > 1 / 3
 
 
 @pytest.mark.parametrize("args, fragment", [
