@@ -10,9 +10,14 @@ from typer.core import TyperGroup
 from nnlab import __version__
 from nnlab.errors import CLOSED_STDOUT, NnlabError
 
+# The commands in the order users meet them (README's table): --help lists them so.
+ORDER = ("train", "eval", "check", "sweep", "lr-find", "predict", "export", "runs", "compare", "reproduce", "schema",
+         "grad", "inspect")
+
 
 class _Group(TyperGroup):
-    """click exits 1 when stdout's reader leaves during --help or --version; nnlab's code for that is 141."""
+    """nnlab itself: --help lists the commands in ORDER with their descriptions whole; click's exit 1 for a closed
+    stdout (during --help or --version) is nnlab's 141."""
 
     def main(self, *args, **kwargs):
         try:
@@ -21,6 +26,18 @@ class _Group(TyperGroup):
             if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's sign of a closed stdout
                 raise SystemExit(CLOSED_STDOUT) from None
             raise
+
+    def list_commands(self, ctx):
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+    def format_commands(self, ctx, formatter):
+        """Each command's first docstring line whole (click cuts it with '...' to fit 80 columns)."""
+        rows = [(name, cmd.get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 _CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
@@ -64,7 +81,7 @@ app = typer.Typer(
     cls=_Group,
     name="nnlab",
     help="Train small neural networks described in YAML files.\n\n"
-         "Example: nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
+         "\b\nExample:\n  nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: typer's rich help costs ~0.3 s of startup on every --help

@@ -44,13 +44,21 @@ def sweep(
                                                         "processes (needs nnlab[cluster])."),
     folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation of every grid point and seed."),
 ):
-    """Train every point of a grid (or of a sampled search) with several seeds; one row per point, best first.
+    """Train a grid (or a sampled search) of overrides x seeds.
 
-    Example: nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 --grid optimizer.momentum=0,0.9 --seeds 5
+    One row per point, best first. Successive halving: add --halving (--eta 3). On a Dask cluster: add
+    --workers 4, or --scheduler tcp://HOST:8786.
 
-    Sampled: --search tpe --trials 32 --param optimizer.lr=loguniform(1e-3,1) --param optimizer.momentum=uniform(0,0.95)
-
-    Successive halving: add --halving (--eta 3). On a Dask cluster: --scheduler tcp://HOST:8786, or --workers 4.
+    \b
+    Example:
+      nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.1 --seeds 5
+    Grid of two keys, successive halving:
+      nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 \\
+        --grid optimizer.momentum=0,0.9 --seeds 5 --halving
+    Sampled search:
+      nnlab sweep configs/wine_mlp.yaml --search tpe --trials 32 \\
+        --param "optimizer.lr=loguniform(1e-3,1)" \\
+        --param "optimizer.momentum=uniform(0,0.95)"
     """
     if scheduler is not None or workers is not None:
         from nnlab.sweep.dask_client import check_cluster_options

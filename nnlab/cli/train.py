@@ -36,11 +36,17 @@ def train(
     folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation: one model per fold (stratified "
                                                            "for classification), mean ± std over folds."),
 ):
-    """Train the model a config describes and save a run directory.
+    """Train the model a config describes; save a run directory.
 
-    Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
-    Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
-    Cross-validate: nnlab train configs/wine_mlp.yaml --folds 5 (with --seeds 3: 5 folds for each of 3 seeds)
+    Prints the model, a loss table and the final report; nnlab eval reopens the run directory.
+
+    \b
+    Example:
+      nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
+    Resume after Ctrl-C:
+      nnlab train --resume runs/wine-mlp-20260101-120000
+    Cross-validate, 5 folds for each of 3 seeds:
+      nnlab train configs/wine_mlp.yaml --folds 5 --seeds 3
     """
     if seeds is not None or folds is not None:  # many runs: nnlab/cli/sweep.py
         single_run_only = {"--seed": seed is not None and seeds is not None, "--resume": resume is not None,
@@ -193,9 +199,13 @@ def check(
     overrides: list[str] = OVERRIDES,
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON description on stdout."),
 ):
-    """Validate a config and read its data, without training (and without importing torch).
+    """Validate a config and read its data, without training.
 
-    Example: nnlab check configs/wine_mlp.yaml optimizer.lr=1e-3
+    Checks every key and reads the data as train would, without importing torch.
+
+    \b
+    Example:
+      nnlab check configs/wine_mlp.yaml optimizer.lr=1e-3
     """
     from nnlab.config import load_config
     from nnlab.data import load_data

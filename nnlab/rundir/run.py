@@ -13,6 +13,7 @@ From claim to the end of the `with` block the folder is locked (rundir.lock): a 
 resumes it is refused with RunInUse (exit 7), and `nnlab runs` shows it as running.
 """
 
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,7 @@ class Run:
         self.finish(result, outcome if interrupted else None, "interrupted" if interrupted else "diverged", epoch)
         if interrupted:
             return Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
-                               f"nnlab train --resume {self.path}", error.signum)
+                               f"nnlab train --resume {shlex.quote(str(self.path))}", error.signum)
         kept = "the last good checkpoint is kept in" if (self.path / store.CHECKPOINT).exists() else \
             "no checkpoint yet in"
         return DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
@@ -121,7 +122,7 @@ class Run:
         import signal
 
         return Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run is "
-                           f"saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
+                           f"saved in {self.path} (nnlab eval {shlex.quote(str(self.path))} shows its report)", signum)
 
     def summary(self, fit, outcome, status: str, epoch: int | None = None) -> dict:
         """summary.json: plain numbers only, named as README's "Names" says. `epoch`: epochs completed (all of them
