@@ -10,14 +10,16 @@ from typer.core import TyperGroup
 from nnlab import __version__
 from nnlab.errors import CLOSED_STDOUT, NnlabError
 
+_CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
+
 # The commands in the order users meet them (README's table): --help lists them so.
 ORDER = ("train", "eval", "check", "sweep", "lr-find", "predict", "export", "runs", "compare", "reproduce", "schema",
          "grad", "inspect")
 
 
 class _Group(TyperGroup):
-    """nnlab itself: --help lists the commands in ORDER with their descriptions whole; click's exit 1 for a closed
-    stdout (during --help or --version) is nnlab's 141."""
+    """nnlab itself: its command-line mistakes are one error line and exit 2 like every command's; --help lists the
+    commands in ORDER with their descriptions whole; click's exit 1 for a closed stdout is nnlab's 141."""
 
     def main(self, *args, **kwargs):
         try:
@@ -26,6 +28,27 @@ class _Group(TyperGroup):
             if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's sign of a closed stdout
                 raise SystemExit(CLOSED_STDOUT) from None
             raise
+
+    def parse_args(self, ctx, args):
+        given = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except _CLICK_USAGE_ERROR as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `nnlab`: the help, as asked for
+                raise
+            _usage_error(e, given, _options(self), overrides=False, name="")
+
+    def resolve_command(self, ctx, args):
+        from nnlab.cli.usage import no_such_command
+
+        if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            fail(f"{no_such_command(args[0], self.list_commands(ctx))}; see nnlab --help", 2)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx):
+        if not ctx._protected_args and not ctx.args:  # `nnlab --debug` and nothing else
+            fail("missing command: nnlab [--debug] COMMAND ...; see nnlab --help", 2)
+        return super().invoke(ctx)
 
     def list_commands(self, ctx):
         names = super().list_commands(ctx)
@@ -38,9 +61,6 @@ class _Group(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
-
-
-_CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
 
 
 class Command(typer.core.TyperCommand):
@@ -57,7 +77,8 @@ class Command(typer.core.TyperCommand):
             if self.name == "grad" and token and not token.startswith("--"):
                 fail(f"grad: '{token}' starts with '-', so it was read as an option; put the expression after --: "
                      f"{self._after_dashes(given, token)}", 2)
-            fail(f"{self.name}: {e.format_message().rstrip('.')}; see nnlab {self.name} --help", 2)
+            _usage_error(e, given, _options(self), overrides=any(p.name == "overrides" for p in self.params),
+                         name=self.name)
 
     def _after_dashes(self, given: list[str], token: str) -> str:
         """The command line again with its options first, then --, the token and the other arguments."""
@@ -75,6 +96,22 @@ class Command(typer.core.TyperCommand):
             else:
                 arguments.append(arg)
         return shlex.join(["nnlab", self.name, *options, "--", token, *arguments])
+
+
+def _options(command) -> list[str]:
+    return [o for p in command.params if p.param_type_name == "option" for o in [*p.opts, *p.secondary_opts]]
+
+
+def _usage_error(e, given: list[str], options: list[str], overrides: bool, name: str):
+    """A click usage error as one line naming the command, with what was probably meant; exit 2."""
+    from nnlab.cli.usage import no_such_option
+
+    if type(e).__name__ == "NoSuchOption":
+        message = no_such_option(e.option_name, given, options, overrides)
+    else:
+        message = e.format_message().rstrip(".")
+    where = f"nnlab {name}".rstrip()
+    fail(f"{name + ': ' if name else ''}{message}; see {where} --help", 2)
 
 
 app = typer.Typer(
