@@ -137,7 +137,7 @@ def _show_version(value: bool):
 
 @app.callback()
 def main(
-    debug: bool = typer.Option(False, "--debug", help="Show a traceback when something fails."),
+    debug: bool = typer.Option(False, "--debug", help="Also print the traceback when something fails."),
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
                                  help="Print the version and exit."),
 ):
@@ -209,26 +209,20 @@ def command(func=None, *, name: str | None = None):
         try:
             result = func(*args, **kwargs)
         except NnlabError as e:
-            if _state["debug"]:
-                raise
-            fail(str(e), e.exit_code)
+            fail(str(e), e.exit_code, traceback=True)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            fail("interrupted", 130, traceback=True)
         except MemoryError:  # the checks up front estimate; an allocation can still fail (exit 2: ask for less)
-            if _state["debug"]:
-                raise
             fail("out of memory: the data or the model is too big for this machine; use less data (data.n_samples, "
-                 "data.features), a smaller model, or a machine with more memory", 2)
+                 "data.features), a smaller model, or a machine with more memory", 2, traceback=True)
         except BrokenPipeError:  # a write that bypassed the consoles: stop quietly, as shell tools do
             reader_left(sys.stdout, stdout=True)
             raise typer.Exit(CLOSED_STDOUT) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
-            if _state["debug"]:
-                raise
-            fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback, "
-                 "and please report it)", 1)
+            hint = "please report it" if _state["debug"] else "rerun with --debug for a traceback, and please report it"
+            fail(f"internal error: {type(e).__name__}: {e} ({hint})", 1, traceback=True)
         if _state["stdout_closed"]:  # the work is done (a run saved); only its output went nowhere
             raise typer.Exit(CLOSED_STDOUT)
         return result
@@ -236,9 +230,15 @@ def command(func=None, *, name: str | None = None):
     return app.command(name=name, cls=Command)(wrapper)
 
 
-def fail(message: str, code: int):
+def fail(message: str, code: int, traceback: bool = False):
+    """The message as `error:` lines on stderr, then exit `code`; with --debug, the traceback of the exception being
+    handled comes first (`traceback`), and the exit code stays the documented one."""
     from rich.text import Text
 
+    if traceback and _state["debug"]:
+        import traceback as tb
+
+        tb.print_exc()
     console = stderr()
     for line in message.splitlines() or [""]:
         console.print(Text("error: ", style="bold red") + Text(line))

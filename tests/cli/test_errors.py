@@ -264,3 +264,11 @@ def test_piped_output_keeps_paths_keys_and_rows_whole(cli, tmp_path, wine_run):
     assert max(map(len, compared.splitlines())) > 80
     listed = cli("runs", deep).stdout
     assert any(Path(saved[len("saved "):]).name in line and "test_r2" in line for line in listed.splitlines())
+
+
+@pytest.mark.parametrize("args", [["eval", "/nonexistent/run"], ["check", WINE_CFG, "device=gpu9"]])
+def test_debug_prints_the_traceback_then_exits_with_the_documented_code(cli, args):
+    plain = cli(*args, code=2)
+    debug = cli.runner.invoke(cli.app, ["--debug", *map(str, args)])
+    assert debug.exit_code == 2, debug.stderr
+    assert "Traceback" in debug.stderr and debug.stderr.endswith(plain.stderr)  # the same error line, last
