@@ -169,8 +169,18 @@ def new_folder(parent: Path, name: str) -> Path:
             except FileExistsError:
                 continue
     except OSError as e:
+        if (blocker := _file_in_the_way(parent)) is not None:
+            raise UsageError(f"{blocker}: is a file, not a folder; pick another --out (nothing was changed)") from None
         raise UsageError(f"{parent}: cannot create a run directory there: {e.strerror}; pick another --out") from None
     raise UsageError(f"{parent}: too many runs named '{name}' this second")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of `path` and its parents that exists, when it is not a folder (mkdir then says 'File exists')."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def claim_folder(path: Path) -> tuple[Path, FolderLock]:
@@ -182,6 +192,9 @@ def claim_folder(path: Path) -> tuple[Path, FolderLock]:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        if (blocker := _file_in_the_way(path)) is not None:
+            raise UsageError(f"{blocker}: is a file, not a folder; pick another --run-dir (nothing was changed)") \
+                from None
         raise UsageError(f"{path}: cannot create the run directory: {e.strerror}; pick another --run-dir") from None
     lock = take_folder(path, created)
     try:

@@ -272,3 +272,34 @@ def test_debug_prints_the_traceback_then_exits_with_the_documented_code(cli, arg
     debug = cli.runner.invoke(cli.app, ["--debug", *map(str, args)])
     assert debug.exit_code == 2, debug.stderr
     assert "Traceback" in debug.stderr and debug.stderr.endswith(plain.stderr)  # the same error line, last
+
+
+def test_an_option_names_itself_in_the_hint_not_a_config_key(cli, wine_run, tmp_path):
+    for command in ("predict", "eval"):
+        stderr = one_error(cli(command, wine_run, "--data", tmp_path / "nonexist.csv", code=3), "check --data")
+        assert "data.path" not in stderr
+    one_error(cli("eval", wine_run, "--data", tmp_path, code=3), "--data must name a CSV file")
+    (tmp_path / "semi.csv").write_text(WINE.read_text().replace(",", ";"))
+    stderr = one_error(cli("predict", wine_run, "--data", tmp_path / "semi.csv", code=3), "';'-separated")
+    assert "set data.sep" not in stderr and "save this one with ','" in stderr
+
+
+def test_a_bad_grid_value_is_named_as_the_grid_option_that_gave_it(cli):
+    stderr = one_error(cli("sweep", WINE_CFG, "--grid", "optimizer.lr=0.1,abc", "--out", cli.out, code=2),
+                       "error: --grid optimizer.lr=abc: input should be a valid number")
+    assert str(WINE_CFG) not in stderr and "wine_mlp.yaml" not in stderr and not cli.out.exists()
+    one_error(cli("sweep", WINE_CFG, "--grid", "model.hidden=[4],[x]", code=2),
+              "--grid model.hidden=[x]: model.hidden.0")
+    one_error(cli("sweep", WINE_CFG, "--grid", "optimizer.lr=0.1", "optimizer.momentum=7", code=2),
+              f"{WINE_CFG}: optimizer.momentum")  # an override keeps naming the file it changes
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_an_out_that_is_a_file_is_named_as_one(cli, tmp_path, command):
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "deeper"):
+        stderr = one_error(cli(command, LINEAR, "train.epochs=2", "--out", out, code=2),
+                           f"{afile}: is a file, not a folder; pick another --out")
+        assert "File exists" not in stderr and "Not a directory" not in stderr
+    assert afile.read_text() == "mine\n"
