@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stdout
+from nnlab.cli.main import before_training, command, print_json, stdout
 from nnlab.cli.options import CONFIG, OVERRIDES
 
 
@@ -29,16 +29,17 @@ def lr_find(
     Example:
       nnlab lr-find configs/wine_mlp.yaml --min 1e-4 --max 3
     """
-    from nnlab.config import load_config
-    from nnlab.errors import Interrupted
-    from nnlab.rundir import store
-    from nnlab.rundir.run import new_folder
-    from nnlab.rundir.safefile import write_atomic
-    from nnlab.sweep.lr_find import find_lr, lr_grid
-    from nnlab.training.signals import catch_signals
+    with before_training():  # Ctrl-C here: nothing is written yet
+        from nnlab.config import load_config
+        from nnlab.errors import Interrupted
+        from nnlab.rundir import store
+        from nnlab.rundir.run import new_folder
+        from nnlab.rundir.safefile import write_atomic
+        from nnlab.sweep.lr_find import find_lr, lr_grid
+        from nnlab.training.signals import catch_signals
 
-    lr_grid(low, high, num)  # bad bounds: refused before anything is read
-    cfg = load_config(config, list(overrides or []))
+        lr_grid(low, high, num)  # bad bounds: refused before anything is read
+        cfg = load_config(config, list(overrides or []))
     with catch_signals() as stop:
         try:
             found = find_lr(config, list(overrides or []), low, high, num, epochs, stop=stop)

@@ -2,15 +2,18 @@
 
 import functools
 import json
+import signal
 import sys
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperGroup
 
 from nnlab import __version__
-from nnlab.errors import CLOSED_STDOUT, NnlabError
+from nnlab.errors import CLOSED_STDOUT, Interrupted, NnlabError
 
 _CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
+STARTING = "interrupted before training started: nothing saved"  # Ctrl-C before a command that trains wrote anything
 
 # The commands in the order users meet them (README's table): --help lists them so.
 ORDER = ("train", "eval", "check", "sweep", "lr-find", "predict", "export", "runs", "compare", "reproduce", "schema",
@@ -37,6 +40,8 @@ class _Group(TyperGroup):
             if type(e).__name__ == "NoArgsIsHelpError":  # bare `nnlab`: the help, as asked for
                 raise
             _usage_error(e, given, _options(self), overrides=False, name="")
+        except KeyboardInterrupt:  # reading the options imports pydantic: a Ctrl-C can land here
+            _interrupted_before(next((a for a in given if not a.startswith("-")), ""))
 
     def resolve_command(self, ctx, args):
         from nnlab.cli.usage import no_such_command
@@ -48,7 +53,11 @@ class _Group(TyperGroup):
     def invoke(self, ctx):
         if not ctx._protected_args and not ctx.args:  # `nnlab --debug` and nothing else
             fail("missing command: nnlab [--debug] COMMAND ...; see nnlab --help", 2)
-        return super().invoke(ctx)
+        name = ctx._protected_args[0] if ctx._protected_args else ""
+        try:
+            return super().invoke(ctx)  # the command's own errors (Ctrl-C included) are its wrapper's to report
+        except KeyboardInterrupt:  # while its arguments were read, before it started
+            _interrupted_before(name)
 
     def list_commands(self, ctx):
         names = super().list_commands(ctx)
@@ -96,6 +105,11 @@ class Command(typer.core.TyperCommand):
             else:
                 arguments.append(arg)
         return shlex.join(["nnlab", self.name, *options, "--", token, *arguments])
+
+
+def _interrupted_before(name: str):
+    """Ctrl-C before the command `name` started: nothing was written."""
+    fail(STARTING if name in ("train", "sweep", "lr-find") else "interrupted", 130)
 
 
 def _options(command) -> list[str]:
@@ -228,6 +242,15 @@ def command(func=None, *, name: str | None = None):
         return result
 
     return app.command(name=name, cls=Command)(wrapper)
+
+
+@contextmanager
+def before_training():
+    """A block where Ctrl-C stops a command that trains before it has written anything (imports, config, data)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(STARTING, signal.SIGINT)  # noqa: B904 - the KeyboardInterrupt stays its context (--debug)
 
 
 def fail(message: str, code: int, traceback: bool = False):

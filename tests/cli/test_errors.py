@@ -1,6 +1,7 @@
 """Bad input that once reached an internal error or a hang: each is one line, a documented exit code, at once."""
 
 import errno
+import importlib
 import json
 import os
 import signal
@@ -303,3 +304,35 @@ def test_an_out_that_is_a_file_is_named_as_one(cli, tmp_path, command):
                            f"{afile}: is a file, not a folder; pick another --out")
         assert "File exists" not in stderr and "Not a directory" not in stderr
     assert afile.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("command, patched", [("train", "nnlab.data.load_data"),
+                                              ("sweep", "nnlab.sweep.plan.expand"),
+                                              ("lr-find", "nnlab.config.load_config")])
+def test_ctrl_c_before_training_starts_says_nothing_was_saved(cli, monkeypatch, command, patched):
+    module, _, name = patched.rpartition(".")
+
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt, as while torch imports
+
+    monkeypatch.setattr(importlib.import_module(module), name, interrupted)
+    result = cli(command, WINE_CFG, "--out", cli.out, code=130)
+    assert result.stderr == "error: interrupted before training started: nothing saved\n"
+    assert not cli.out.exists()
+
+
+def test_ctrl_c_once_the_run_is_claimed_stops_after_one_step_and_saves_a_run_to_resume(cli, monkeypatch):
+    from nnlab.rundir.run import Run
+
+    start = Run.start
+
+    def start_then_ctrl_c(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(Run, "start", start_then_ctrl_c)
+    result = cli("train", LINEAR, "--out", cli.out, "--quiet", code=130)
+    one_error(result, "interrupted by SIGINT at epoch 1", "resume with: nnlab train --resume")
+    run_dir = next(cli.out.iterdir())
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert (run_dir / "checkpoint.pt").is_file()
