@@ -112,9 +112,12 @@ class Run:
         if interrupted:
             return Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
                                f"nnlab train --resume {shlex.quote(str(self.path))}", error.signum)
-        kept = "the last good checkpoint is kept in" if (self.path / store.CHECKPOINT).exists() else \
-            "no checkpoint yet in"
-        return DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
+        files = f"{store.METRICS} and {store.SUMMARY}"
+        kept = f"the last good checkpoint is kept in {self.path}, with {files}" \
+            if (self.path / store.CHECKPOINT).exists() else \
+            f"no checkpoint yet in {self.path} (it diverged before the first one), only {files}"
+        where, advice = getattr(error, "where", str(error)), getattr(error, "advice", "")  # one line: what, saved, do
+        return DivergedError(f"{where}; {kept}" + (f"; {advice}" if advice else ""))
 
     def interrupted_after_training(self, signum: int) -> Interrupted:
         """A signal that came after the last step (while scoring, fitting the baseline or saving): the run finished
