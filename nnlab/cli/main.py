@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 import signal
 import sys
 from contextlib import contextmanager
@@ -181,11 +182,16 @@ def _console_class():
     from rich.console import Console
 
     class PipeSafeConsole(Console):
-        """rich exits 1 when the reader of its stream leaves; this one goes quiet and lets the command finish."""
+        """rich exits 1 when the reader of its stream leaves; this one goes quiet and lets the command finish. Into a
+        pipe or a file its lines carry no trailing spaces (rich pads titles and cells to the table's width)."""
 
         def on_broken_pipe(self) -> None:
             self.quiet = True
             reader_left(self.file, stdout=not self.stderr)
+
+        def _render_buffer(self, buffer) -> str:  # rich's one place where segments become the text written
+            text = super()._render_buffer(buffer)
+            return text if self.is_terminal else re.sub(r"[ \t]+(?=\n|$)", "", text)
 
     return PipeSafeConsole
 

@@ -336,3 +336,14 @@ def test_ctrl_c_once_the_run_is_claimed_stops_after_one_step_and_saves_a_run_to_
     run_dir = next(cli.out.iterdir())
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
     assert (run_dir / "checkpoint.pt").is_file()
+
+
+def test_piped_tables_have_no_blank_first_line_and_no_trailing_spaces(cli, wine_run):
+    listed = cli("runs", Path(wine_run).parent).stdout
+    assert listed.splitlines()[0].split() == ["run", "time", "model", "overrides", "epochs", "train_loss",
+                                              "final", "metric", "status"]
+    assert Path(wine_run).name in listed.splitlines()[2] and listed.endswith("finished\n")
+    evaluated = cli("eval", wine_run).stdout
+    assert evaluated.startswith("classification report: test\n")
+    for out in (listed, evaluated):
+        assert not [line for line in out.splitlines() if line != line.rstrip()], out
