@@ -347,3 +347,34 @@ def test_piped_tables_have_no_blank_first_line_and_no_trailing_spaces(cli, wine_
     assert evaluated.startswith("classification report: test\n")
     for out in (listed, evaluated):
         assert not [line for line in out.splitlines() if line != line.rstrip()], out
+
+
+@pytest.fixture(scope="module")
+def diverged_run(tmp_path_factory):
+    from helpers import Cli
+
+    cli = Cli(tmp_path_factory.mktemp("runs"))
+    cli("train", LINEAR, "optimizer.lr=1e4", "--out", cli.out, "--quiet", code=5)
+    return next(cli.out.iterdir())
+
+
+def test_reproduce_of_a_diverged_run_is_a_usage_mistake_saying_what_to_do(cli, diverged_run):
+    one_error(cli("reproduce", diverged_run, code=2), f"{diverged_run}: the run diverged",
+              "only finished runs can be reproduced", "smaller optimizer.lr")
+
+
+@pytest.fixture(scope="module")
+def lr_find_folder(tmp_path_factory):
+    from helpers import Cli
+
+    cli = Cli(tmp_path_factory.mktemp("runs"))
+    return json.loads(cli("lr-find", LINEAR, "--num", "3", "--epochs", "2", "--no-plots", "--json", "--out",
+                          cli.out).stdout)
+
+
+@pytest.mark.parametrize("command", ["eval", "reproduce", "predict", "export", "train --resume"])
+def test_an_lr_find_folder_is_named_as_one_with_the_run_to_train_instead(cli, lr_find_folder, command):
+    extra = {"predict": ["--data", WINE], "export": ["--format", "torchscript"]}.get(command, [])
+    stderr = one_error(cli(*command.split(), lr_find_folder["run_dir"], *extra, code=2), "is an lr-find folder",
+                       f"nnlab train {LINEAR} optimizer.lr={lr_find_folder['suggested_lr']:g}")
+    assert "finished?" not in stderr
