@@ -258,7 +258,7 @@ def parse_assignments(items: list[str]) -> dict[str, Expr]:
         name, sep, text = item.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())  # as Python reads identifiers: ｘ is x in the expression
         if not sep:
-            raise ConfigError(f"'{item}': expected VAR=VALUE, e.g. x=2, m=[1,2,3] or m=linspace(-10,10,100)")
+            raise ConfigError(f"'{item}': expected VAR=VALUE, e.g. x=2, 'm=[1,2,3]' or 'm=linspace(-10,10,100)'")
         if not name.isidentifier() or keyword.iskeyword(name):
             raise ConfigError(f"'{item}': '{name}' is not a variable name (letters, digits and _, not first a digit, "
                               "not a Python keyword)")

@@ -1,19 +1,13 @@
-"""The command line: `nnlab.cli:app`. Each command lives in its own module here."""
+"""The command line: `nnlab.cli:app`. Each command lives in its own module here; main.ORDER is --help's order."""
 
-# Importing registers the commands; --help lists them in this order.
-from nnlab.cli import (  # noqa: F401,E402 - eval, predict  # noqa: F401,E402 - runs, compare, reproduce  # noqa: F401,E402 - grad, inspect (autograd)
-    evaluate,
-    export,  # noqa: F401,E402 - export
-    grad,
-    inspect,
-    lr_find,  # noqa: F401,E402 - lr-find
-    predict,
-    reproduce,
-    runs,
-    schema,  # noqa: F401,E402 - schema
-    sweep,  # noqa: F401,E402 - sweep
-    train,  # noqa: F401,E402 - train, check
-)
-from nnlab.cli.main import app
+try:
+    from nnlab.cli import evaluate, export, grad, inspect, lr_find, predict, reproduce, runs, schema, sweep, train
+    from nnlab.cli.main import app
+except KeyboardInterrupt:  # Ctrl-C while nnlab itself loads (typer, pydantic): no command has started
+    import sys
 
-__all__ = ["app"]
+    sys.stderr.write("error: interrupted while nnlab started: nothing saved\n")
+    raise SystemExit(130) from None
+
+__all__ = ["app", "evaluate", "export", "grad", "inspect", "lr_find", "predict", "reproduce", "runs", "schema",
+           "sweep", "train"]

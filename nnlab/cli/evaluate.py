@@ -19,9 +19,13 @@ def eval_(
     device: str = typer.Option("cpu", help="Where to evaluate: cpu, cuda, cuda:N or auto."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Evaluate a trained run: the same report train printed, from the run directory alone.
+    """Evaluate a trained run: the report train printed, again.
 
-    Example: nnlab eval runs/wine-mlp-20260101-120000 --split train
+    Rebuilds the model from the run directory alone, on one of its splits or on another CSV.
+
+    \b
+    Example:
+      nnlab eval runs/wine-mlp-20260101-120000 --split train
     """
     from nnlab.data import load_data, load_labelled_csv
     from nnlab.errors import UsageError

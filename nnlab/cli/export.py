@@ -16,11 +16,16 @@ def export(
     force: bool = typer.Option(False, "--force", help="Replace --out (and its sidecar) if they exist."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Export the trained model, reload it with its own runtime and check it on the run's test split.
+    """Export a trained model for ONNX, TorchScript or safetensors.
 
-    Example: nnlab export runs/wine-mlp-20260101-120000 --format onnx --out wine.onnx
-    Any output further than 1e-5 from nnlab's: exit 6 and nothing is written. onnx and safetensors need
-    pip install 'nnlab[export]'.
+    The file is reloaded with its own runtime and checked on the run's test split: any output further than
+    1e-5 from nnlab's is exit 6 and nothing is written.
+
+    \b
+    Example:
+      nnlab export runs/wine-mlp-20260101-120000 --format onnx --out wine.onnx
+    onnx and safetensors need the export extra:
+      pip install 'nnlab[export]'
     """
     from nnlab.rundir.export import default_out, export_run, require
     from nnlab.rundir.store import load_run

@@ -10,8 +10,8 @@ def grad(
     expression: str = typer.Argument(..., help="An expression in x, y, ...: numbers, + - * / **, parentheses and "
                                                "exp log sin cos tanh sigmoid relu sqrt abs sum mean linspace.",
                                      show_default=False),
-    assignments: list[str] = typer.Argument(None, help="VAR=VALUE for every variable: x=2, m=[1,2,3], "
-                                                       "m=linspace(-10,10,100).", show_default=False),
+    assignments: list[str] = typer.Argument(None, help="VAR=VALUE for every variable: x=2, 'm=[1,2,3]', "
+                                                       "'m=linspace(-10,10,100)'.", show_default=False),
     wrt: str = typer.Option(None, "--wrt", help="Differentiate by these variables only (comma-separated); the "
                                                 "others are constants. Default: every variable, in the order given."),
     hessian: bool = typer.Option(False, "--hessian", help="Also print the matrix of second derivatives."),
@@ -19,10 +19,15 @@ def grad(
     graph: bool = typer.Option(False, "--graph", help="Also print the backward graph (grad_fn nodes)."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Differentiate an expression with torch.autograd (float64) at the values given.
+    """Differentiate an expression with torch.autograd.
 
-    Example: nnlab grad "2*x**3 + 3*y**2 + c" x=2 y=3 c=1 --hessian
-    (an expression that starts with a minus goes after --: nnlab grad -- "-x**2" x=3)
+    In float64, at the values given.
+
+    \b
+    Example:
+      nnlab grad "2*x**3 + 3*y**2 + c" x=2 y=3 c=1 --hessian
+    An expression that starts with a minus goes after --:
+      nnlab grad -- "-x**2" x=3
     """
     from nnlab.autograd.expr import check_variables, parse, parse_assignments
 

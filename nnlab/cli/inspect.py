@@ -20,9 +20,14 @@ def inspect(
     param: str = typer.Option(None, "--param", help="The parameter --accumulate follows (default: the first)."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Show a config's model layer by layer, its backward graph, and check its gradients (exit 6 if they fail).
+    """Show a config's model, backward graph and gradient check.
 
-    Example: nnlab inspect configs/wine_mlp.yaml --accumulate 3
+    The model layer by layer, its loss's backward graph, and autograd's gradients against finite differences
+    (exit 6 if they disagree).
+
+    \b
+    Example:
+      nnlab inspect configs/wine_mlp.yaml --accumulate 3
     """
     from nnlab.autograd import gradcheck
     from nnlab.autograd.inspect import inspect_model

@@ -1,10 +1,11 @@
 """`nnlab lr-find`: K learning rates trained as one stack for a short budget; lr_find.png and a suggested lr."""
 
+import shlex
 from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stdout
+from nnlab.cli.main import before_training, command, print_json, stdout
 from nnlab.cli.options import CONFIG, OVERRIDES
 
 
@@ -20,20 +21,25 @@ def lr_find(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write lr_find.png."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON summary on stdout."),
 ):
-    """Train a range of learning rates side by side for a short budget; plot loss against lr; suggest one.
+    """Train a range of learning rates briefly; suggest one.
 
-    Example: nnlab lr-find configs/wine_mlp.yaml --min 1e-4 --max 3
+    The learning rates train side by side for a short budget; lr_find.png plots the loss against lr.
+
+    \b
+    Example:
+      nnlab lr-find configs/wine_mlp.yaml --min 1e-4 --max 3
     """
-    from nnlab.config import load_config
-    from nnlab.errors import Interrupted
-    from nnlab.rundir import store
-    from nnlab.rundir.run import new_folder
-    from nnlab.rundir.safefile import write_atomic
-    from nnlab.sweep.lr_find import find_lr, lr_grid
-    from nnlab.training.signals import catch_signals
+    with before_training():  # Ctrl-C here: nothing is written yet
+        from nnlab.config import load_config
+        from nnlab.errors import Interrupted
+        from nnlab.rundir import store
+        from nnlab.rundir.run import new_folder
+        from nnlab.rundir.safefile import write_atomic
+        from nnlab.sweep.lr_find import find_lr, lr_grid
+        from nnlab.training.signals import catch_signals
 
-    lr_grid(low, high, num)  # bad bounds: refused before anything is read
-    cfg = load_config(config, list(overrides or []))
+        lr_grid(low, high, num)  # bad bounds: refused before anything is read
+        cfg = load_config(config, list(overrides or []))
     with catch_signals() as stop:
         try:
             found = find_lr(config, list(overrides or []), low, high, num, epochs, stop=stop)
@@ -67,7 +73,7 @@ def lr_find(
     if found.suggested is None:
         raise DivergedError(f"every learning rate diverged; try a smaller --min (saved {parent})")
     lines = [f"suggested lr: {found.suggested:g}  (rule: {found.rule})", summary["note"],
-             f"try: nnlab train {config} optimizer.lr={found.suggested:g}",
+             f"try: nnlab train {shlex.quote(str(config))} optimizer.lr={found.suggested:g}",
              f"saved {parent} (lr_find.csv{', lr_find.png' if written else ''}, summary.json)"]
     for line in filter(None, lines):
         console.print(line, soft_wrap=True)

@@ -2,17 +2,28 @@
 
 import functools
 import json
+import re
+import signal
 import sys
+from contextlib import contextmanager
 
 import typer
 from typer.core import TyperGroup
 
 from nnlab import __version__
-from nnlab.errors import CLOSED_STDOUT, NnlabError
+from nnlab.errors import CLOSED_STDOUT, Interrupted, NnlabError
+
+_CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
+STARTING = "interrupted before training started: nothing saved"  # Ctrl-C before a command that trains wrote anything
+
+# The commands in the order users meet them (README's table): --help lists them so.
+ORDER = ("train", "eval", "check", "sweep", "lr-find", "predict", "export", "runs", "compare", "reproduce", "schema",
+         "grad", "inspect")
 
 
 class _Group(TyperGroup):
-    """click exits 1 when stdout's reader leaves during --help or --version; nnlab's code for that is 141."""
+    """nnlab itself: its command-line mistakes are one error line and exit 2 like every command's; --help lists the
+    commands in ORDER with their descriptions whole; click's exit 1 for a closed stdout is nnlab's 141."""
 
     def main(self, *args, **kwargs):
         try:
@@ -22,8 +33,44 @@ class _Group(TyperGroup):
                 raise SystemExit(CLOSED_STDOUT) from None
             raise
 
+    def parse_args(self, ctx, args):
+        given = list(args)
+        try:
+            return super().parse_args(ctx, args)
+        except _CLICK_USAGE_ERROR as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `nnlab`: the help, as asked for
+                raise
+            _usage_error(e, given, _options(self), overrides=False, name="")
+        except KeyboardInterrupt:  # reading the options imports pydantic: a Ctrl-C can land here
+            _interrupted_before(next((a for a in given if not a.startswith("-")), ""))
 
-_CLICK_USAGE_ERROR = typer.BadParameter.__mro__[1]  # click's UsageError, from the click this typer runs on
+    def resolve_command(self, ctx, args):
+        from nnlab.cli.usage import no_such_command
+
+        if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            fail(f"{no_such_command(args[0], self.list_commands(ctx))}; see nnlab --help", 2)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx):
+        if not ctx._protected_args and not ctx.args:  # `nnlab --debug` and nothing else
+            fail("missing command: nnlab [--debug] COMMAND ...; see nnlab --help", 2)
+        name = ctx._protected_args[0] if ctx._protected_args else ""
+        try:
+            return super().invoke(ctx)  # the command's own errors (Ctrl-C included) are its wrapper's to report
+        except KeyboardInterrupt:  # while its arguments were read, before it started
+            _interrupted_before(name)
+
+    def list_commands(self, ctx):
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+    def format_commands(self, ctx, formatter):
+        """Each command's first docstring line whole (click cuts it with '...' to fit 80 columns)."""
+        rows = [(name, cmd.get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+                if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 class Command(typer.core.TyperCommand):
@@ -40,7 +87,8 @@ class Command(typer.core.TyperCommand):
             if self.name == "grad" and token and not token.startswith("--"):
                 fail(f"grad: '{token}' starts with '-', so it was read as an option; put the expression after --: "
                      f"{self._after_dashes(given, token)}", 2)
-            fail(f"{self.name}: {e.format_message().rstrip('.')}; see nnlab {self.name} --help", 2)
+            _usage_error(e, given, _options(self), overrides=any(p.name == "overrides" for p in self.params),
+                         name=self.name)
 
     def _after_dashes(self, given: list[str], token: str) -> str:
         """The command line again with its options first, then --, the token and the other arguments."""
@@ -60,11 +108,32 @@ class Command(typer.core.TyperCommand):
         return shlex.join(["nnlab", self.name, *options, "--", token, *arguments])
 
 
+def _interrupted_before(name: str):
+    """Ctrl-C before the command `name` started: nothing was written."""
+    fail(STARTING if name in ("train", "sweep", "lr-find") else "interrupted", 130)
+
+
+def _options(command) -> list[str]:
+    return [o for p in command.params if p.param_type_name == "option" for o in [*p.opts, *p.secondary_opts]]
+
+
+def _usage_error(e, given: list[str], options: list[str], overrides: bool, name: str):
+    """A click usage error as one line naming the command, with what was probably meant; exit 2."""
+    from nnlab.cli.usage import no_such_option
+
+    if type(e).__name__ == "NoSuchOption":
+        message = no_such_option(e.option_name, given, options, overrides)
+    else:
+        message = e.format_message().rstrip(".")
+    where = f"nnlab {name}".rstrip()
+    fail(f"{name + ': ' if name else ''}{message}; see {where} --help", 2)
+
+
 app = typer.Typer(
     cls=_Group,
     name="nnlab",
     help="Train small neural networks described in YAML files.\n\n"
-         "Example: nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
+         "\b\nExample:\n  nnlab train configs/wine_mlp.yaml optimizer.lr=0.1",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: typer's rich help costs ~0.3 s of startup on every --help
@@ -83,7 +152,7 @@ def _show_version(value: bool):
 
 @app.callback()
 def main(
-    debug: bool = typer.Option(False, "--debug", help="Show a traceback when something fails."),
+    debug: bool = typer.Option(False, "--debug", help="Also print the traceback when something fails."),
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
                                  help="Print the version and exit."),
 ):
@@ -113,11 +182,16 @@ def _console_class():
     from rich.console import Console
 
     class PipeSafeConsole(Console):
-        """rich exits 1 when the reader of its stream leaves; this one goes quiet and lets the command finish."""
+        """rich exits 1 when the reader of its stream leaves; this one goes quiet and lets the command finish. Into a
+        pipe or a file its lines carry no trailing spaces (rich pads titles and cells to the table's width)."""
 
         def on_broken_pipe(self) -> None:
             self.quiet = True
             reader_left(self.file, stdout=not self.stderr)
+
+        def _render_buffer(self, buffer) -> str:  # rich's one place where segments become the text written
+            text = super()._render_buffer(buffer)
+            return text if self.is_terminal else re.sub(r"[ \t]+(?=\n|$)", "", text)
 
     return PipeSafeConsole
 
@@ -155,26 +229,20 @@ def command(func=None, *, name: str | None = None):
         try:
             result = func(*args, **kwargs)
         except NnlabError as e:
-            if _state["debug"]:
-                raise
-            fail(str(e), e.exit_code)
+            fail(str(e), e.exit_code, traceback=True)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            fail("interrupted", 130, traceback=True)
         except MemoryError:  # the checks up front estimate; an allocation can still fail (exit 2: ask for less)
-            if _state["debug"]:
-                raise
             fail("out of memory: the data or the model is too big for this machine; use less data (data.n_samples, "
-                 "data.features), a smaller model, or a machine with more memory", 2)
+                 "data.features), a smaller model, or a machine with more memory", 2, traceback=True)
         except BrokenPipeError:  # a write that bypassed the consoles: stop quietly, as shell tools do
             reader_left(sys.stdout, stdout=True)
             raise typer.Exit(CLOSED_STDOUT) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
-            if _state["debug"]:
-                raise
-            fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for a traceback, "
-                 "and please report it)", 1)
+            hint = "please report it" if _state["debug"] else "rerun with --debug for a traceback, and please report it"
+            fail(f"internal error: {type(e).__name__}: {e} ({hint})", 1, traceback=True)
         if _state["stdout_closed"]:  # the work is done (a run saved); only its output went nowhere
             raise typer.Exit(CLOSED_STDOUT)
         return result
@@ -182,9 +250,24 @@ def command(func=None, *, name: str | None = None):
     return app.command(name=name, cls=Command)(wrapper)
 
 
-def fail(message: str, code: int):
+@contextmanager
+def before_training():
+    """A block where Ctrl-C stops a command that trains before it has written anything (imports, config, data)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(STARTING, signal.SIGINT)  # noqa: B904 - the KeyboardInterrupt stays its context (--debug)
+
+
+def fail(message: str, code: int, traceback: bool = False):
+    """The message as `error:` lines on stderr, then exit `code`; with --debug, the traceback of the exception being
+    handled comes first (`traceback`), and the exit code stays the documented one."""
     from rich.text import Text
 
+    if traceback and _state["debug"]:
+        import traceback as tb
+
+        tb.print_exc()
     console = stderr()
     for line in message.splitlines() or [""]:
         console.print(Text("error: ", style="bold red") + Text(line))

@@ -6,7 +6,7 @@ import typer
 
 CONFIG: Path = typer.Argument(..., help="YAML config file, e.g. configs/wine_mlp.yaml.", show_default=False)
 OVERRIDES: list[str] = typer.Argument(None, help="key=value overrides with dotted keys, e.g. optimizer.lr=0.1 "
-                                                 "model.hidden=[16,16].", show_default=False)
+                                                 "'model.hidden=[16,16]'.", show_default=False)
 
 
 def flag_overrides(overrides, **flags) -> list[str]:

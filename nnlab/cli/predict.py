@@ -19,9 +19,13 @@ def predict(
     rows: int = typer.Option(10, "--rows", min=0, help="How many rows the table shows."),
     json_out: bool = typer.Option(False, "--json", help="Print only {\"out\", \"rows\", ...} as JSON."),
 ):
-    """Predict on new rows: the input columns plus prediction (and proba_<label> per class).
+    """Predict on new rows with a trained run.
 
-    Example: nnlab predict runs/wine-mlp-20260101-120000 --data new_wines.csv --out preds.csv
+    Writes the input columns plus prediction (and proba_<label> per class).
+
+    \b
+    Example:
+      nnlab predict runs/wine-mlp-20260101-120000 --data new.csv --out preds.csv
     """
     from nnlab.data.load import other_csv_sep
     from nnlab.rundir.predict import default_out, predict_frame, write_frame

@@ -13,9 +13,13 @@ def reproduce(
     device: str = typer.Option(None, help="Train on this device instead of the recorded one."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Train again from the run's receipt and compare every recorded number (exit 6 when they differ).
+    """Train a run again from its receipt; compare every number.
 
-    Example: nnlab reproduce runs/wine-mlp-20260101-120000
+    Exit 6 when a number differs from the recorded run.
+
+    \b
+    Example:
+      nnlab reproduce runs/wine-mlp-20260101-120000
     """
     from rich.text import Text
 

@@ -15,9 +15,13 @@ def runs(
     limit: int = typer.Option(None, "--limit", min=1, help="Show at most this many (the newest)."),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON list on stdout."),
 ):
-    """List past runs, newest first: name, time, model, overrides, epochs, final metrics, status.
+    """List past runs, newest first.
 
-    Example: nnlab runs runs/ --name wine --limit 5
+    One line per run: name, time, model, overrides, epochs, final metrics, status.
+
+    \b
+    Example:
+      nnlab runs runs/ --name wine --limit 5
     """
     from nnlab.rundir.listing import list_runs
     from nnlab.views import listing
@@ -37,9 +41,11 @@ def compare(
     run_dirs: list[Path] = typer.Argument(..., help="Two or more run directories.", show_default=False),
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON object on stdout."),
 ):
-    """Compare runs: the config keys that differ, and the metrics side by side.
+    """Compare runs: config differences and results side by side.
 
-    Example: nnlab compare runs/wine-mlp-20260101-120000 runs/wine-mlp-20260101-120500
+    \b
+    Example:
+      nnlab compare runs/wine-mlp-20260101-120000 runs/wine-mlp-20260101-120500
     """
     from nnlab.errors import UsageError
     from nnlab.rundir.listing import compare_runs

@@ -9,9 +9,13 @@ from nnlab.cli.main import command
 def schema(
     indent: int = typer.Option(2, help="Indentation of the JSON (0: one line)."),
 ):
-    """Print the JSON Schema of nnlab configs (from the same pydantic models that validate them).
+    """Print the JSON Schema of the config format.
 
-    Example: nnlab schema > nnlab.schema.json
+    Generated from the same pydantic models that validate configs.
+
+    \b
+    Example:
+      nnlab schema > nnlab.schema.json
     """
     import json
     import sys

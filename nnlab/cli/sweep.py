@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stderr, stdout
+from nnlab.cli.main import before_training, command, print_json, stderr, stdout
 from nnlab.cli.options import CONFIG, OVERRIDES
 
 
@@ -44,28 +44,38 @@ def sweep(
                                                         "processes (needs nnlab[cluster])."),
     folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation of every grid point and seed."),
 ):
-    """Train every point of a grid (or of a sampled search) with several seeds; one row per point, best first.
+    """Train a grid (or a sampled search) of overrides x seeds.
 
-    Example: nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 --grid optimizer.momentum=0,0.9 --seeds 5
+    One row per point, best first. Successive halving: add --halving (--eta 3). On a Dask cluster: add
+    --workers 4, or --scheduler tcp://HOST:8786.
 
-    Sampled: --search tpe --trials 32 --param optimizer.lr=loguniform(1e-3,1) --param optimizer.momentum=uniform(0,0.95)
-
-    Successive halving: add --halving (--eta 3). On a Dask cluster: --scheduler tcp://HOST:8786, or --workers 4.
+    \b
+    Example:
+      nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.1 --seeds 5
+    Grid of two keys, successive halving:
+      nnlab sweep configs/wine_mlp.yaml --grid optimizer.lr=0.01,0.05,0.1 \\
+        --grid optimizer.momentum=0,0.9 --seeds 5 --halving
+    Sampled search:
+      nnlab sweep configs/wine_mlp.yaml --search tpe --trials 32 \\
+        --param "optimizer.lr=loguniform(1e-3,1)" \\
+        --param "optimizer.momentum=uniform(0,0.95)"
     """
-    if scheduler is not None or workers is not None:
-        from nnlab.sweep.dask_client import check_cluster_options
+    with before_training():  # Ctrl-C here: nothing is written yet
+        if scheduler is not None or workers is not None:
+            from nnlab.sweep.dask_client import check_cluster_options
 
-        check_cluster_options(scheduler, workers)  # before any config or data is read
-    from nnlab.sweep.plan import parse_grid, parse_seeds
-    from nnlab.sweep.search import search_options
+            check_cluster_options(scheduler, workers)  # before any config or data is read
+        from nnlab.sweep.plan import parse_grid, parse_seeds
+        from nnlab.sweep.search import search_options
 
-    how = How(vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler, workers=workers,
-              plots=plots, search=search_options(search, trials, params, search_seed, batch, bool(grid)),
-              halving=(eta, min_epochs) if halving else None, folds=folds)
-    if halving:
-        from nnlab.sweep.halving import check_halving
+        sampled = search_options(search, trials, params, search_seed, batch, bool(grid))
+        how = How(vectorize=vectorize, json_out=json_out, quiet=quiet, kind="sweep", scheduler=scheduler,
+                  workers=workers, plots=plots, search=sampled, halving=(eta, min_epochs) if halving else None,
+                  folds=folds)
+        if halving:
+            from nnlab.sweep.halving import check_halving
 
-        check_halving(eta, min_epochs, vectorize, how.search.trials if how.search else _points(grid))
+            check_halving(eta, min_epochs, vectorize, how.search.trials if how.search else _points(grid))
     train_many(config, list(overrides or []), parse_grid(grid or []), None if seeds is None else parse_seeds(seeds),
                out, how)
 
@@ -98,23 +108,24 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None
     """Plan, claim the sweep folder, train (a grid at once, or a search batch by batch) saving each group as it
     finishes, write the aggregates, plot, report: the many-run data flow. `options` are How's fields (`train
     --seeds` passes vectorize, json_out, quiet, kind, folds). `seeds` None: each point trains with its own seed."""
-    from nnlab.config import load_config
-    from nnlab.errors import Interrupted
-    from nnlab.sweep.batch import batch_of, join
-    from nnlab.sweep.plan import expand, grid_points
-    from nnlab.sweep.save import SweepFolder
-    from nnlab.sweep.search import check_params
-    from nnlab.training.signals import catch_signals
-
     how = how or How(**options)
     talk = not (how.json_out or how.quiet)
     progress = stderr()
-    if how.search is None:  # every config is checked before a cluster starts
-        trials = expand(config, overrides, grid, seeds, how.folds)
-        name, n_points = trials[0].cfg.name, len(grid_points(grid))
-    else:
-        check_params(config, overrides, how.search.params)
-        name, n_points = load_config(config, overrides).name, how.search.trials
+    with before_training():  # every config is checked before the sweep folder is claimed and a cluster starts
+        from nnlab.config import load_config
+        from nnlab.errors import Interrupted
+        from nnlab.sweep.batch import batch_of, join
+        from nnlab.sweep.plan import expand, grid_points
+        from nnlab.sweep.save import SweepFolder
+        from nnlab.sweep.search import check_params
+        from nnlab.training.signals import catch_signals
+
+        if how.search is None:
+            trials = expand(config, overrides, grid, seeds, how.folds)
+            name, n_points = trials[0].cfg.name, len(grid_points(grid))
+        else:
+            check_params(config, overrides, how.search.params)
+            name, n_points = load_config(config, overrides).name, how.search.trials
     # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
     # a disk that fills up later keeps every group saved before it.
     with catch_signals() as stop:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from nnlab.cli.main import command, print_json, stdout
+from nnlab.cli.main import before_training, command, print_json, stdout
 from nnlab.cli.options import CONFIG, OVERRIDES, flag_overrides
 
 
@@ -36,11 +36,17 @@ def train(
     folds: int = typer.Option(None, "--folds", min=2, help="k-fold cross-validation: one model per fold (stratified "
                                                            "for classification), mean ± std over folds."),
 ):
-    """Train the model a config describes and save a run directory.
+    """Train the model a config describes; save a run directory.
 
-    Example: nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
-    Resume after Ctrl-C: nnlab train --resume runs/wine-mlp-20260101-120000
-    Cross-validate: nnlab train configs/wine_mlp.yaml --folds 5 (with --seeds 3: 5 folds for each of 3 seeds)
+    Prints the model, a loss table and the final report; nnlab eval reopens the run directory.
+
+    \b
+    Example:
+      nnlab train configs/wine_mlp.yaml train.epochs=200 --out runs
+    Resume after Ctrl-C:
+      nnlab train --resume runs/wine-mlp-20260101-120000
+    Cross-validate, 5 folds for each of 3 seeds:
+      nnlab train configs/wine_mlp.yaml --folds 5 --seeds 3
     """
     if seeds is not None or folds is not None:  # many runs: nnlab/cli/sweep.py
         single_run_only = {"--seed": seed is not None and seeds is not None, "--resume": resume is not None,
@@ -52,23 +58,24 @@ def train(
     from nnlab.views.plotter import Plotter
 
     with Plotter(enabled=plots) as plotter:  # matplotlib imports in a helper process while torch imports here
-        from nnlab.cli import display
-        from nnlab.data import load_data
-        from nnlab.errors import NnlabError
-        from nnlab.training.setup import prepare
+        with before_training():  # Ctrl-C here: nothing is written yet
+            from nnlab.cli import display
+            from nnlab.data import load_data
+            from nnlab.errors import NnlabError
+            from nnlab.training.setup import prepare
 
-        mode = display.output_mode(json_out, jsonl, quiet)
-        if tensorboard:
-            display.require_tensorboard()
-        all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
-        cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
-        splits = load_data(cfg)
-        setup = prepare(cfg, splits)
+            mode = display.output_mode(json_out, jsonl, quiet)
+            if tensorboard:
+                display.require_tensorboard()
+            all_overrides = flag_overrides(overrides, device=device, seed=seed, threads=threads)
+            cfg, saved, all_overrides = _resolve_config(config, all_overrides, resume, run_dir, force)
+            splits = load_data(cfg)
+            setup = prepare(cfg, splits)
         with _claim_run(cfg, splits, setup, saved, out, run_dir, force) as run:  # locked: a second nnlab is refused
-            run.start(all_overrides)
             view = display.TrainingView(mode, stdout(), run, setup, tensorboard)
             try:
-                result, outcome, compared, summary = _train(run, setup, view, baseline, plotter if plots else None)
+                result, outcome, compared, summary = _train(run, setup, view, all_overrides, baseline,
+                                                            plotter if plots else None)
             except NnlabError as e:  # interrupted or diverged: --json/--jsonl still end with the summary it saved
                 view.stopped(e.summary)
                 raise
@@ -76,11 +83,12 @@ def train(
         view.report(summary, result.history, outcome, compared, written)
 
 
-def _train(run, setup, view, baseline: bool, plotter):
-    """fit(), score, the baseline, the plots started, the run finished: (fit, outcome, baseline, summary).
+def _train(run, setup, view, overrides: list[str], baseline: bool, plotter):
+    """The run started, fit(), score, the baseline, the plots started, the run finished: (fit, outcome, baseline,
+    summary).
 
-    SIGINT/SIGTERM during training finish the step, save and exit 130/143; after the last step, they stop the
-    baseline and the plots, and the finished run is saved.
+    SIGINT/SIGTERM from the run's start on finish the step, save and exit 130/143; after the last step, they stop
+    the baseline and the plots, and the finished run is saved.
     """
     from nnlab.scoring.metrics import assess_splits
     from nnlab.training.signals import catch_signals
@@ -88,6 +96,7 @@ def _train(run, setup, view, baseline: bool, plotter):
 
     cfg, splits = run.cfg, run.splits
     with catch_signals() as stop:
+        run.start(overrides)  # receipt and config: a signal now stops training after its first step, saved
         with view:  # the model, then loss-table rows, progress bar, JSONL events, TensorBoard while fit() runs
             result = _fit(run, setup, stop, view.on_epoch_end)
         outcome = assess_splits(setup.model, cfg, splits, setup.tensors, setup.loss_fn, val=setup.val)
@@ -102,10 +111,15 @@ def _train(run, setup, view, baseline: bool, plotter):
 
 
 def _plots_written(run, plotter) -> list:
+    import signal
+
     from nnlab.rundir.store import saving
 
-    with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
-        return plotter.wait()
+    try:
+        with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
+            return plotter.wait()
+    except KeyboardInterrupt:  # Ctrl-C while the plots are drawn: the run is finished and saved
+        raise run.interrupted_after_training(signal.SIGINT) from None
 
 
 def _fit(run, setup, stop, on_epoch_end):
@@ -166,7 +180,8 @@ def _train_seeds(config, overrides, seeds: str | None, out: Path, conflicting: l
                          f"directory; drop {given}")
     if config is None:
         raise UsageError(f"train {flag}: give a config file")
-    seed_list = parse_seeds(seeds) if seeds is not None else [load_config(config, overrides).seed]
+    with before_training():
+        seed_list = parse_seeds(seeds) if seeds is not None else [load_config(config, overrides).seed]
     return train_many(config, overrides, [], seed_list, out, vectorize=True, json_out=json_out,
                       quiet=quiet, kind="folds" if folds else "seeds", folds=folds)
 
@@ -198,9 +213,13 @@ def check(
     overrides: list[str] = OVERRIDES,
     json_out: bool = typer.Option(False, "--json", help="Print only a JSON description on stdout."),
 ):
-    """Validate a config and read its data, without training (and without importing torch).
+    """Validate a config and read its data, without training.
 
-    Example: nnlab check configs/wine_mlp.yaml optimizer.lr=1e-3
+    Checks every key and reads the data as train would, without importing torch.
+
+    \b
+    Example:
+      nnlab check configs/wine_mlp.yaml optimizer.lr=1e-3
     """
     from nnlab.config import load_config
     from nnlab.data import load_data

@@ -141,18 +141,31 @@ def value_text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def validate(raw: dict, where: str) -> RunConfig:
-    """RunConfig from a raw mapping, or one ConfigError listing every problem by dotted key."""
+def validate(raw: dict, where: str, named: dict[str, str] | None = None) -> RunConfig:
+    """RunConfig from a raw mapping, or one ConfigError listing every problem by dotted key, each line starting with
+    where the key was set: `where` (the file), or `named[key]` for a key set on the command line (--grid KEY=V)."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as e:
         errors = e.errors(include_url=False)
-        lines = list(dict.fromkeys(describe_error(err, raw) for err in errors[:MAX_PROBLEMS]))
+        lines = list(dict.fromkeys(_located(describe_error(err, raw), where, named or {})
+                                   for err in errors[:MAX_PROBLEMS]))
         if len(errors) > MAX_PROBLEMS:  # 100,000 unknown keys: say how many, do not describe each
-            lines.append(f"... and {len(errors) - MAX_PROBLEMS:,} more problems ({len(errors):,} in all)")
-        raise ConfigError("\n".join(f"{where}: {line}" for line in lines)) from None
+            lines.append(f"{where}: ... and {len(errors) - MAX_PROBLEMS:,} more problems ({len(errors):,} in all)")
+        raise ConfigError("\n".join(lines)) from None
     except RecursionError:
         raise ConfigError(f"{where}: nested too deeply to be a config") from None
+
+
+def _located(line: str, where: str, named: dict[str, str]) -> str:
+    """'where: key: problem', or 'LABEL: problem' when `named` says the key (or a section above it) was set as LABEL."""
+    key, _, problem = line.partition(": ")
+    for name, label in named.items():
+        if key == name:
+            return f"{label}: {problem}"
+        if key.startswith(name + "."):
+            return f"{label}: {line}"
+    return f"{where}: {line}"
 
 
 def load_config(path, overrides: list[str] = ()) -> RunConfig:
@@ -160,8 +173,8 @@ def load_config(path, overrides: list[str] = ()) -> RunConfig:
     return config_from(read_config_file(Path(path)), path, overrides)
 
 
-def config_from(raw: dict, path, overrides: list[str] = ()) -> RunConfig:
-    """The RunConfig of the config file `path` holding `raw`, with `overrides` applied.
+def config_from(raw: dict, path, overrides: list[str] = (), named: dict[str, str] | None = None) -> RunConfig:
+    """The RunConfig of the config file `path` holding `raw`, with `overrides` applied (`named`: see validate).
 
     The path rule: a relative data.path written in the config file resolves against the file's folder; one typed on
     the command line (an override, like eval's and predict's --data) against the current folder.
@@ -172,7 +185,7 @@ def config_from(raw: dict, path, overrides: list[str] = ()) -> RunConfig:
     raw = absolute_data_path(copy.deepcopy(raw), path.parent)  # written in the file: against its folder
     raw = absolute_data_path(apply_overrides(raw, list(overrides), str(path)), Path.cwd())  # typed: the shell's
     raw.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip("-._") or "run")
-    return validate(raw, str(path))
+    return validate(raw, str(path), named)
 
 
 def absolute_data_path(raw: dict, folder: Path) -> dict:

@@ -326,6 +326,24 @@ def json_schema() -> dict:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "nnlab config"}
 
 
+def config_keys() -> list[str]:
+    """Every dotted key a config can have, over every data source, model kind, optimizer and schedule."""
+    schema = RunConfig.model_json_schema()
+    keys: dict[str, None] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rpartition("/")[2]]
+        for choice in node.get("anyOf", []) + node.get("oneOf", []):
+            walk(choice, prefix)
+        for name, child in node.get("properties", {}).items():
+            keys[prefix + name] = None
+            walk(child, f"{prefix}{name}.")
+
+    walk(schema, "")
+    return list(keys)
+
+
 _BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
 
 

@@ -12,9 +12,9 @@ from nnlab.limits import MAX_COLUMNS
 ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark spreadsheets write
 
 
-def read_header(path: Path, sep: str) -> list[str]:
+def read_header(path: Path, sep: str, source: str = "data.path") -> list[str]:
     """The column names of a CSV, checked: the file exists and is a regular file (a FIFO would block), is UTF-8, has
-    at most MAX_COLUMNS unique names."""
+    at most MAX_COLUMNS unique names. `source`: what named the file, for the messages (data.path, or --data)."""
     import stat
 
     try:
@@ -24,9 +24,9 @@ def read_header(path: Path, sep: str) -> list[str]:
         with open(path, encoding=ENCODING, newline="") as f:
             header = next(csv.reader(f, delimiter=sep), None)
     except FileNotFoundError:
-        raise DataError(f"{path}: data file not found; check data.path") from None
+        raise DataError(f"{path}: data file not found; check {source}") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a folder; data.path must name a CSV file") from None
+        raise DataError(f"{path}: is a folder; {source} must name a CSV file") from None
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; re-save the file as UTF-8") from None
     except (OSError, csv.Error) as e:
@@ -41,8 +41,10 @@ def read_header(path: Path, sep: str) -> list[str]:
         for other in (";", "\t", ",", "|"):
             if other != sep and other in header[0]:
                 shown = "\\t" if other == "\t" else other
+                fix = f"set data.sep: '{shown}'" if source == "data.path" else \
+                    f"the run reads {sep!r}-separated files (its data.sep): save this one with {sep!r}"
                 raise DataError(f"{path}: only one column found with separator {sep!r}; the header "
-                                f"looks {shown!r}-separated: set data.sep: '{shown}'")
+                                f"looks {shown!r}-separated: {fix}")
     seen = set()
     for name in header:
         if name in seen:
@@ -56,17 +58,19 @@ MISSING_FIX = "fix them, fill them from the train rows with data.impute: mean (o
 
 
 def read_csv(path: Path, target: str | None, features: list[str] | None, sep: str = ",",
-             dropna: bool = False, categorical="auto", impute: bool = False, fix: str = MISSING_FIX):
+             dropna: bool = False, categorical="auto", impute: bool = False, fix: str = MISSING_FIX,
+             source: str = "data.path"):
     """X float32 (N, F), y as read (N,) or None when `target` is None, the feature names, and the categorical
     columns' text {column: object array (N,), None where missing} (their columns of X are NaN).
 
     `categorical`: "auto" (mostly non-numeric columns), a list of columns, or [] (every feature is a number).
     `impute`: missing feature values stay NaN (or None) to be filled later instead of being an error.
-    `fix` ends the message about missing values (eval and predict cannot set data.dropna).
+    `fix` ends the message about missing values (eval and predict cannot set data.dropna); `source` names what
+    gave the path (data.path, or eval's and predict's --data).
     Linear in the number of columns (set lookups, one numpy pass for missing values): a wide file costs its parsing.
     A small file of plain numbers is read without pandas (see _read_plain); pandas reads every other one.
     """
-    header = read_header(path, sep)
+    header = read_header(path, sep, source)
     known = set(header)
     if target is not None and target not in known:
         raise DataError(f"{path}: target column '{target}' not found{did_you_mean(target, header)}; "

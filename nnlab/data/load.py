@@ -162,14 +162,16 @@ def other_csv_sep(cfg: RunConfig) -> str:
 
 def read_labelled(path: Path, cfg: RunConfig, prep: Preprocessing, columns: list[str], target: str | None,
                   fix: str = "fix or remove those rows"):
-    """(X preprocessed, raw y or None) from another CSV with a trained run's input columns."""
+    """(X preprocessed, raw y or None) from another CSV with a trained run's input columns (eval's or predict's
+    --data)."""
     from nnlab.data.csvfile import read_csv
 
     d = cfg.data
     categorical = list(prep.encoding.categories) if prep.encoding is not None else []
     impute = prep.encoding is not None and bool(prep.encoding.fill)
     dropna = d.dropna if d.source == "csv" else False
-    X, y, _, text = read_csv(Path(path), target, columns, other_csv_sep(cfg), dropna, categorical, impute, fix=fix)
+    X, y, _, text = read_csv(Path(path), target, columns, other_csv_sep(cfg), dropna, categorical, impute, fix=fix,
+                            source="--data")
     X = np.require(prep.transform(X, text, str(path)), requirements="W")  # pandas hands out read-only arrays
     return X, y
 
@@ -182,7 +184,7 @@ def load_labelled_csv(path: Path, cfg: RunConfig, prep: Preprocessing, feature_n
     if cfg.task == "regression" and n_outputs > 1:
         raise DataError(f"{path}: the run predicts {n_outputs} outputs, and a CSV has one target column "
                         f"('{target}'), so eval --data cannot score it; nnlab predict writes its predictions")
-    if target not in read_header(Path(path), other_csv_sep(cfg)):
+    if target not in read_header(Path(path), other_csv_sep(cfg), "--data"):
         raise DataError(f"{path}: target column '{target}' not found; eval needs it to score the model")
     X, y = read_labelled(path, cfg, prep, feature_names, target)
     if cfg.task == "regression":

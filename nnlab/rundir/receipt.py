@@ -117,14 +117,13 @@ def save_receipt(run_dir: Path, receipt: dict) -> None:
 
 def load_receipt(run_dir: Path) -> dict:
     """receipt.json of a run directory; missing or garbled is a CheckpointError."""
-    from nnlab.rundir.store import is_sweep_folder as is_sweep
-    from nnlab.rundir.store import not_a_run
+    from nnlab.rundir.store import other_folder
 
     path = Path(run_dir) / RECEIPT
     if not Path(run_dir).is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not path.exists():
-        raise not_a_run(run_dir, "") if is_sweep(run_dir) else CheckpointError(
+        raise other_folder(run_dir) or CheckpointError(
             f"{path}: no receipt in this run directory (nnlab train writes one when a run starts: is this a run "
             "directory?)")
     if not path.is_file():  # a FIFO would block the read

@@ -1,10 +1,11 @@
 """Train a run again from its receipt and compare the numbers with the ones it recorded."""
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nnlab.errors import CheckpointError, DataError
+from nnlab.errors import CheckpointError, DataError, UsageError
 
 
 @dataclass
@@ -100,8 +101,12 @@ def _summary(run_dir: Path) -> dict:
         raise CheckpointError(f"{path}: missing; the run did not finish, so there are no numbers to compare") from None
     except (OSError, UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{path}: unreadable; there are no numbers to compare") from None
-    if summary.get("status", "finished") not in ("finished", "pruned"):
-        raise CheckpointError(f"{run_dir}: the run {summary['status']}; only finished runs can be reproduced")
+    status = summary.get("status", "finished")
+    if status not in ("finished", "pruned"):  # a usage mistake: this run has no final numbers to compare with
+        todo = {"diverged": "train the config again with a smaller optimizer.lr, then reproduce that run",
+                "interrupted": f"finish it first with nnlab train --resume {shlex.quote(str(run_dir))}"}
+        raise UsageError(f"{run_dir}: the run {status}, so it has no final numbers to compare (only finished runs "
+                         f"can be reproduced); {todo.get(status, 'give a finished run directory')}")
     return summary
 
 

@@ -13,6 +13,7 @@ From claim to the end of the `with` block the folder is locked (rundir.lock): a 
 resumes it is refused with RunInUse (exit 7), and `nnlab runs` shows it as running.
 """
 
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +112,14 @@ class Run:
                               epoch)
         if interrupted:
             stopped = Interrupted(f"interrupted by {error}; saved in {self.path}; resume with: "
-                                  f"nnlab train --resume {self.path}", error.signum)
+                                  f"nnlab train --resume {shlex.quote(str(self.path))}", error.signum)
         else:
-            kept = "the last good checkpoint is kept in" if (self.path / store.CHECKPOINT).exists() else \
-                "no checkpoint yet in"
-            stopped = DivergedError(f"{error}\n{kept} {self.path}; metrics so far are in {self.path / store.METRICS}")
+            files = f"{store.METRICS} and {store.SUMMARY}"
+            kept = f"the last good checkpoint is kept in {self.path}, with {files}" \
+                if (self.path / store.CHECKPOINT).exists() else \
+                f"no checkpoint yet in {self.path} (it diverged before the first one), only {files}"
+            where, advice = getattr(error, "where", str(error)), getattr(error, "advice", "")  # one line: what, saved, do
+            stopped = DivergedError(f"{where}; {kept}" + (f"; {advice}" if advice else ""))
         stopped.summary = summary
         return stopped
 
@@ -125,7 +129,8 @@ class Run:
         import signal
 
         stopped = Interrupted(f"interrupted by {signal.Signals(signum).name} after the last step; the finished run "
-                              f"is saved in {self.path} (nnlab eval {self.path} shows its report)", signum)
+                              f"is saved in {self.path} (nnlab eval {shlex.quote(str(self.path))} shows its report)",
+                              signum)
         stopped.summary = summary
         return stopped
 
@@ -174,8 +179,18 @@ def new_folder(parent: Path, name: str) -> Path:
             except FileExistsError:
                 continue
     except OSError as e:
+        if (blocker := _file_in_the_way(parent)) is not None:
+            raise UsageError(f"{blocker}: is a file, not a folder; pick another --out (nothing was changed)") from None
         raise UsageError(f"{parent}: cannot create a run directory there: {e.strerror}; pick another --out") from None
     raise UsageError(f"{parent}: too many runs named '{name}' this second")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest of `path` and its parents that exists, when it is not a folder (mkdir then says 'File exists')."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def claim_folder(path: Path) -> tuple[Path, FolderLock]:
@@ -187,6 +202,9 @@ def claim_folder(path: Path) -> tuple[Path, FolderLock]:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        if (blocker := _file_in_the_way(path)) is not None:
+            raise UsageError(f"{blocker}: is a file, not a folder; pick another --run-dir (nothing was changed)") \
+                from None
         raise UsageError(f"{path}: cannot create the run directory: {e.strerror}; pick another --run-dir") from None
     lock = take_folder(path, created)
     try:

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shlex
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -139,14 +140,28 @@ def is_sweep_folder(path: Path) -> bool:
 
 
 def not_a_run(path: Path, otherwise: str) -> UsageError:
-    """The error for a folder that is not one run: a sweep folder names its sub-runs; anything else `otherwise`."""
+    """The error for a folder that is not one run: `other_folder`'s, or `otherwise`."""
+    return other_folder(path) or UsageError(f"{path}: {otherwise}")
+
+
+def other_folder(path: Path) -> UsageError | None:
+    """For a folder nnlab wrote that is not one run, a usage error saying what it is and what to give instead: a sweep
+    folder names one of its sub-runs, an lr-find folder the train command its suggested lr makes. None otherwise."""
     path = Path(path)
     if is_sweep_folder(path):
         subs = sorted(p for p in path.iterdir() if p.is_dir())
         example = f"; give one of its {len(subs)} runs, e.g. {subs[0]}" if subs else ""
         return UsageError(f"{path}: is a sweep folder (points.csv, runs.csv and one run per model), not a run"
                           f"{example}")
-    return UsageError(f"{path}: {otherwise}")
+    if (path / "lr_find.csv").is_file():
+        try:
+            summary = json.loads(_text(path / SUMMARY))
+            command = shlex.join(["nnlab", "train", summary["config"], f"optimizer.lr={summary['suggested_lr']:g}"])
+        except (ValueError, TypeError, KeyError):  # no suggestion (every lr diverged), or a garbled summary
+            command = "nnlab train CONFIG"
+        return UsageError(f"{path}: is an lr-find folder (the loss after each learning rate), not a run; train one "
+                          f"with its suggested lr: {command}")
+    return None
 
 
 def _text(path: Path) -> str:
@@ -169,8 +184,8 @@ def load_run(run_dir: Path) -> SavedRun:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not path.is_file():
-        if is_sweep_folder(run_dir):
-            raise not_a_run(run_dir, "")
+        if (other := other_folder(run_dir)) is not None:
+            raise other
         if '"status": "diverged"' in _text(run_dir / SUMMARY):
             raise CheckpointError(f"{path}: no checkpoint: the run diverged before its first one; retrain it with a "
                                   "smaller optimizer.lr")

@@ -29,8 +29,8 @@ def prepare_batch(config, overrides: list[str], points: list[dict], seeds: list[
                   first: int = 0, halving: tuple[int, int | None] | None = None, folds: int | None = None) -> Batch:
     """Expand `points` (numbered from `first`) x `seeds` (x `folds`), load their data once per seed, plan the
     stacks; `halving` = (eta, min_epochs) sets each stack's rungs."""
-    return batch_of(expand_points(config, overrides, points, seeds, first, folds), vectorize=vectorize,
-                    halving=halving)
+    return batch_of(expand_points(config, overrides, points, seeds, first, folds, flag="--param"),
+                    vectorize=vectorize, halving=halving)
 
 
 def batch_of(trials: list[Trial], *, vectorize: bool = True, halving: tuple[int, int | None] | None = None) -> Batch:

@@ -115,9 +115,10 @@ def expand(config, overrides: list[str], grid: list[tuple[str, list[str]]], seed
 
 
 def expand_points(config, overrides: list[str], points: list[dict], seeds: list[int] | None, first: int = 0,
-                  folds: int | None = None) -> list[Trial]:
+                  folds: int | None = None, flag: str = "--grid") -> list[Trial]:
     """Each point ({key: value text}, numbered from `first`) x every seed (x every fold), validated as `nnlab train`
-    would; a point's values are kept as YAML reads them (0.1, [16])."""
+    would; a point's values are kept as YAML reads them (0.1, [16]). A value the config refuses is named as the
+    `flag` that gave it (--grid optimizer.lr=abc)."""
     from nnlab.config import config_from, parse_yaml, read_config_file
 
     raw = read_config_file(Path(config))  # once: every trial is this file with its own overrides
@@ -129,7 +130,7 @@ def expand_points(config, overrides: list[str], points: list[dict], seeds: list[
             for fold in range(folds) if folds else [None]:
                 args = [*overrides, *extra, *([f"seed={seed}"] if seed is not None else []),
                         *([f"data.folds={folds}", f"data.fold={fold}"] if folds else [])]
-                cfg = config_from(raw, config, args)
+                cfg = config_from(raw, config, args, named={k: f"{flag} {k}={v}" for k, v in pairs.items()})
                 trials.append(Trial(point, values, cfg.seed, cfg, args, fold))
     return trials
 

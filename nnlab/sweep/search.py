@@ -43,7 +43,7 @@ def search_options(search: str | None, trials: int | None, params: list[str] | N
     if grid:
         raise UsageError("--grid and --search: pick one (a choice(...) --param covers a list of values)")
     if not params:
-        raise UsageError("--search needs one or more --param KEY=DIST, e.g. --param optimizer.lr=loguniform(1e-4,1)")
+        raise UsageError('--search needs one or more --param KEY=DIST, e.g. --param "optimizer.lr=loguniform(1e-4,1)"')
     trials = 16 if trials is None else trials
     if trials < 1 or batch < 1:
         raise UsageError(f"--trials and --batch: {trials if trials < 1 else batch} is not a count; use 1 or more")
@@ -106,7 +106,7 @@ def parse_params(items: list[str]) -> list[Param]:
         match = re.fullmatch(r"\s*(loguniform|uniform|int|choice)\s*\((.*)\)\s*", text)
         if not sep or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", key) or not match:
             raise UsageError(f"--param '{item}': expected KEY=DIST with a dotted key and DIST one of {FORMS}, "
-                             "for example --param optimizer.lr=loguniform(1e-4,1)")
+                             'for example --param "optimizer.lr=loguniform(1e-4,1)"')
         kind, args = match.group(1), split_top_level(match.group(2))
         if key in (p.key for p in params):
             raise UsageError(f"--param: key '{key}' given twice")
@@ -117,12 +117,12 @@ def parse_params(items: list[str]) -> list[Param]:
 def _param(item: str, key: str, kind: str, args: list[str]) -> Param:
     if kind == "choice":
         if not all(args):
-            raise UsageError(f"--param '{item}': choice needs one or more values, e.g. choice(relu,tanh)")
+            raise UsageError(f"--param '{item}': choice needs one or more values, e.g. --param \"{key}=choice(a,b)\"")
         return Param(key, kind, choices=tuple(args))
     try:
         low, high = (float(a) for a in args)
     except ValueError:
-        raise UsageError(f"--param '{item}': {kind} needs two numbers, e.g. {kind}(1,10)") from None
+        raise UsageError(f"--param '{item}': {kind} needs two numbers, e.g. --param \"{key}={kind}(1,10)\"") from None
     if kind == "int" and not (low.is_integer() and high.is_integer() and low <= high):
         raise UsageError(f"--param '{item}': int(a,b) needs whole numbers a <= b")
     if kind != "int" and not (math.isfinite(low) and math.isfinite(high) and low < high):

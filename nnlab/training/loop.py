@@ -208,13 +208,15 @@ def _diverged(unchecked: list, result: Fit, accumulate: int = 1) -> DivergedErro
             i = int(bad[0, 0])
             value = losses[i].item()
             result.stopped_epoch = epoch
-            error = DivergedError(f"loss became {value if not math.isfinite(value) else 'too large'} at epoch "
-                                  f"{epoch}, step {steps_before + i // accumulate + 1}; try a smaller optimizer.lr")
+            where = (f"loss became {value if not math.isfinite(value) else 'too large'} at epoch {epoch}, "
+                     f"step {steps_before + i // accumulate + 1}")
             break
     else:
         epoch = unchecked[-1][0]
-        error = DivergedError(f"loss became non-finite at epoch {epoch}; try a smaller optimizer.lr")
-    error.result, error.epoch = result, epoch
+        where = f"loss became non-finite at epoch {epoch}"
+    advice = "try a smaller optimizer.lr"
+    error = DivergedError(f"{where}; {advice}")
+    error.result, error.epoch, error.where, error.advice = result, epoch, where, advice
     return error
 
 

@@ -11,7 +11,7 @@ def runs_table(rows: list[dict]) -> Table:
     """`nnlab runs`: one line per run directory, newest first (a folder of many runs: its best point, mean ± std)."""
     from rich import box
 
-    table = Table(title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)  # no blank line above or below
     for column, justify, width in (("run", "left", 16), ("time", "left", 11), ("model", "left", 8),
                                    ("overrides", "left", 10), ("epochs", "right", 6), ("train_loss", "right", 10),
                                    ("final metric", "left", 10), ("status", "left", 11)):

@@ -1,6 +1,7 @@
 """Bad input that once reached an internal error or a hang: each is one line, a documented exit code, at once."""
 
 import errno
+import importlib
 import json
 import os
 import signal
@@ -266,3 +267,116 @@ def test_piped_output_keeps_paths_keys_and_rows_whole(cli, tmp_path, wine_run):
     assert max(map(len, compared.splitlines())) > 80
     listed = cli("runs", deep).stdout
     assert any(Path(saved[len("saved "):]).name in line and "test_r2" in line for line in listed.splitlines())
+
+
+@pytest.mark.parametrize("args", [["eval", "/nonexistent/run"], ["check", WINE_CFG, "device=gpu9"]])
+def test_debug_prints_the_traceback_then_exits_with_the_documented_code(cli, args):
+    plain = cli(*args, code=2)
+    debug = cli.runner.invoke(cli.app, ["--debug", *map(str, args)])
+    assert debug.exit_code == 2, debug.stderr
+    assert "Traceback" in debug.stderr and debug.stderr.endswith(plain.stderr)  # the same error line, last
+
+
+def test_an_option_names_itself_in_the_hint_not_a_config_key(cli, wine_run, tmp_path):
+    for command in ("predict", "eval"):
+        stderr = one_error(cli(command, wine_run, "--data", tmp_path / "nonexist.csv", code=3), "check --data")
+        assert "data.path" not in stderr
+    one_error(cli("eval", wine_run, "--data", tmp_path, code=3), "--data must name a CSV file")
+    (tmp_path / "semi.csv").write_text(WINE.read_text().replace(",", ";"))
+    stderr = one_error(cli("predict", wine_run, "--data", tmp_path / "semi.csv", code=3), "';'-separated")
+    assert "set data.sep" not in stderr and "save this one with ','" in stderr
+
+
+def test_a_bad_grid_value_is_named_as_the_grid_option_that_gave_it(cli):
+    stderr = one_error(cli("sweep", WINE_CFG, "--grid", "optimizer.lr=0.1,abc", "--out", cli.out, code=2),
+                       "error: --grid optimizer.lr=abc: input should be a valid number")
+    assert str(WINE_CFG) not in stderr and "wine_mlp.yaml" not in stderr and not cli.out.exists()
+    one_error(cli("sweep", WINE_CFG, "--grid", "model.hidden=[4],[x]", code=2),
+              "--grid model.hidden=[x]: model.hidden.0")
+    one_error(cli("sweep", WINE_CFG, "--grid", "optimizer.lr=0.1", "optimizer.momentum=7", code=2),
+              f"{WINE_CFG}: optimizer.momentum")  # an override keeps naming the file it changes
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_an_out_that_is_a_file_is_named_as_one(cli, tmp_path, command):
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "deeper"):
+        stderr = one_error(cli(command, LINEAR, "train.epochs=2", "--out", out, code=2),
+                           f"{afile}: is a file, not a folder; pick another --out")
+        assert "File exists" not in stderr and "Not a directory" not in stderr
+    assert afile.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("command, patched", [("train", "nnlab.data.load_data"),
+                                              ("sweep", "nnlab.sweep.plan.expand"),
+                                              ("lr-find", "nnlab.config.load_config")])
+def test_ctrl_c_before_training_starts_says_nothing_was_saved(cli, monkeypatch, command, patched):
+    module, _, name = patched.rpartition(".")
+
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt, as while torch imports
+
+    monkeypatch.setattr(importlib.import_module(module), name, interrupted)
+    result = cli(command, WINE_CFG, "--out", cli.out, code=130)
+    assert result.stderr == "error: interrupted before training started: nothing saved\n"
+    assert not cli.out.exists()
+
+
+def test_ctrl_c_once_the_run_is_claimed_stops_after_one_step_and_saves_a_run_to_resume(cli, monkeypatch):
+    from nnlab.rundir.run import Run
+
+    start = Run.start
+
+    def start_then_ctrl_c(self, *args, **kwargs):
+        start(self, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(Run, "start", start_then_ctrl_c)
+    result = cli("train", LINEAR, "--out", cli.out, "--quiet", code=130)
+    one_error(result, "interrupted by SIGINT at epoch 1", "resume with: nnlab train --resume")
+    run_dir = next(cli.out.iterdir())
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert (run_dir / "checkpoint.pt").is_file()
+
+
+def test_piped_tables_have_no_blank_first_line_and_no_trailing_spaces(cli, wine_run):
+    listed = cli("runs", Path(wine_run).parent).stdout
+    assert listed.splitlines()[0].split() == ["run", "time", "model", "overrides", "epochs", "train_loss",
+                                              "final", "metric", "status"]
+    assert Path(wine_run).name in listed.splitlines()[2] and listed.endswith("finished\n")
+    evaluated = cli("eval", wine_run).stdout
+    assert evaluated.startswith("classification report: test\n")
+    for out in (listed, evaluated):
+        assert not [line for line in out.splitlines() if line != line.rstrip()], out
+
+
+@pytest.fixture(scope="module")
+def diverged_run(tmp_path_factory):
+    from helpers import Cli
+
+    cli = Cli(tmp_path_factory.mktemp("runs"))
+    cli("train", LINEAR, "optimizer.lr=1e4", "--out", cli.out, "--quiet", code=5)
+    return next(cli.out.iterdir())
+
+
+def test_reproduce_of_a_diverged_run_is_a_usage_mistake_saying_what_to_do(cli, diverged_run):
+    one_error(cli("reproduce", diverged_run, code=2), f"{diverged_run}: the run diverged",
+              "only finished runs can be reproduced", "smaller optimizer.lr")
+
+
+@pytest.fixture(scope="module")
+def lr_find_folder(tmp_path_factory):
+    from helpers import Cli
+
+    cli = Cli(tmp_path_factory.mktemp("runs"))
+    return json.loads(cli("lr-find", LINEAR, "--num", "3", "--epochs", "2", "--no-plots", "--json", "--out",
+                          cli.out).stdout)
+
+
+@pytest.mark.parametrize("command", ["eval", "reproduce", "predict", "export", "train --resume"])
+def test_an_lr_find_folder_is_named_as_one_with_the_run_to_train_instead(cli, lr_find_folder, command):
+    extra = {"predict": ["--data", WINE], "export": ["--format", "torchscript"]}.get(command, [])
+    stderr = one_error(cli(*command.split(), lr_find_folder["run_dir"], *extra, code=2), "is an lr-find folder",
+                       f"nnlab train {LINEAR} optimizer.lr={lr_find_folder['suggested_lr']:g}")
+    assert "finished?" not in stderr

@@ -132,6 +132,14 @@ def test_json_after_a_signal_past_the_last_step_prints_the_finished_summary(cli,
     result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--baseline", "--json",
                  "--run-dir", tmp_path / "run", code=130)
     assert json.loads(result.stdout) == json.loads((tmp_path / "run" / "summary.json").read_text())
+def test_a_diverged_run_is_one_error_line_naming_where_what_was_saved_and_what_to_do(cli):
+    result = cli("train", ROOT / "configs" / "linear_regression.yaml", "optimizer.lr=1e4", "--out", cli.out, code=5)
+    run_dir = next(cli.out.iterdir())
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: loss became"), result.stderr
+    for needle in ("at epoch ", ", step ", f"no checkpoint yet in {run_dir}", "metrics.csv and summary.json",
+                   "try a smaller optimizer.lr"):
+        assert needle in result.stderr, (needle, result.stderr)
+    assert {p.name for p in run_dir.iterdir()} >= {"metrics.csv", "summary.json"}
 
 
 def test_check_validates_without_training(cli, tmp_path):

@@ -58,3 +58,16 @@ def test_the_schema_describes_the_training_keys(validator):
                 {"model": {"kind": "mlp", "dropout": 1.5}}):
         raw = {"data": {"source": "sine"}, "model": {"kind": "mlp"}, **bad}
         assert list(validator.iter_errors(raw)), bad
+
+
+def test_config_keys_lists_every_dotted_key_of_every_variant():
+    from nnlab.config import load_config
+    from nnlab.config.schema import config_keys
+
+    keys = config_keys()
+    assert {"seed", "train.epochs", "optimizer.lr", "optimizer.betas", "model.hidden", "model.degree", "data.path",
+            "data.noise", "train.early_stopping.patience", "train.scheduler.patience",
+            "train.scheduler.t_max"} <= set(keys)
+    assert len(keys) == len(set(keys)) and not any(k.startswith(("data.csv", "model.mlp")) for k in keys)
+    for key in ("train.epochs", "optimizer.momentum", "data.test_size"):  # each one a config accepts
+        load_config(ROOT / "configs" / "wine_mlp.yaml", [f"{key}=0.1" if key != "train.epochs" else f"{key}=3"])

@@ -90,7 +90,7 @@ def test_reproduce_flags_a_recorded_number_that_does_not_match(cli):
 def test_reproduce_needs_a_receipt_and_a_finished_run(cli, tmp_path):
     run_dir = Path(cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")["run_dir"])
     (run_dir / "summary.json").write_text(json.dumps({"status": "interrupted"}))
-    assert "only finished runs" in cli("reproduce", run_dir, code=4).stderr
+    assert "only finished runs" in cli("reproduce", run_dir, code=2).stderr  # a usage mistake: resume it first
     (run_dir / "receipt.json").unlink()
     assert "no receipt" in cli("reproduce", run_dir, code=4).stderr
 
