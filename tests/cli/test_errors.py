@@ -209,6 +209,7 @@ def test_a_wide_csv_reads_whole_and_its_errors_stay_short(tmp_path):
     assert f"({n + 1:,} columns)" in str(info.value) and len(str(info.value)) < 600
 
 
+@pytest.mark.slow
 def test_many_unknown_keys_are_counted_not_each_described(cli, tmp_path):
     text = "data: {source: linear}\nmodel: {kind: linear}\n" + "".join(f"k{i}: 1\n" for i in range(100_000))
     with no_hang():

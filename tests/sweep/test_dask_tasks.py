@@ -202,6 +202,7 @@ print(before, mapped_while_held())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trim, expected", [("65536", "1 0"), (None, "0 0")])
 def test_a_worker_started_with_dasks_malloc_trim_gets_a_heap_for_training(trim, expected):
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, freezing glibc's mmap threshold at 128 KiB: every activation of a

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from helpers import ROOT
 
@@ -14,6 +15,7 @@ def _pngs(run_dir) -> dict:
     return {p.name: p.read_bytes() for p in Path(run_dir).glob("*.png")}
 
 
+@pytest.mark.slow
 def test_regression_on_one_input_gets_loss_and_fit_plots(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "cubic_sine.yaml", "train.epochs=200")
@@ -22,6 +24,7 @@ def test_regression_on_one_input_gets_loss_and_fit_plots(cli):
     assert all(data.startswith(PNG) and len(data) > 10_000 for data in pngs.values())
 
 
+@pytest.mark.slow
 def test_classification_gets_a_confusion_matrix_and_no_plots_skips_all(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "wine_mlp.yaml", "train.epochs=20")
@@ -30,6 +33,7 @@ def test_classification_gets_a_confusion_matrix_and_no_plots_skips_all(cli):
     assert _pngs(bare["run_dir"]) == {}
 
 
+@pytest.mark.slow
 def test_regression_with_two_inputs_has_no_fit_plot(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")
@@ -64,6 +68,7 @@ def test_loss_plot_uses_log_scale_only_when_the_loss_spans_decades(tmp_path, mon
                       ("linear", "loss: sum of squared errors per step", True)]
 
 
+@pytest.mark.slow
 def test_summary_is_unchanged_by_plotting(cli):
     cli.plots = True
     summary = cli.train_json(ROOT / "configs" / "linear_regression.yaml", "train.epochs=2")

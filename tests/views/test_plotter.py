@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nnlab.views import plots
 from nnlab.views.plotter import Plotter
@@ -18,6 +19,7 @@ def _jobs(folder: Path) -> list[tuple]:
                                   "y_pred": rng.integers(0, 3, 30), "classes": ["a", "b", "c"], "title": "t"})]
 
 
+@pytest.mark.slow
 def test_the_helper_draws_the_jobs_and_waits_for_the_files(tmp_path):
     with Plotter() as plotter:
         assert plotter.process is not None
@@ -49,6 +51,7 @@ def test_a_helper_never_asked_to_draw_ends_with_the_block():
     assert process.returncode is not None  # ended (killed: an error or Ctrl-C must not wait for its imports)
 
 
+@pytest.mark.slow
 def test_the_helper_ends_quietly_when_its_parent_closes_without_jobs():
     import subprocess
     import sys

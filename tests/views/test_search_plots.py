@@ -5,12 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import ROOT
 
 PNG = b"\x89PNG\r\n\x1a\n"
 WINE_CFG = ROOT / "configs" / "wine_mlp.yaml"
 
 
+@pytest.mark.slow
 def test_a_sweep_gets_a_picture_of_each_swept_key_and_of_its_rungs(cli):
     summary = json.loads(cli("sweep", WINE_CFG, "--grid", "optimizer.lr=0.01,0.1,1", "--grid",
                              "model.activation=relu,tanh", "--seeds", "2", "train.epochs=30", "--halving",
