@@ -114,15 +114,18 @@ def keep_rows(tensors: list[torch.Tensor] | None, index: list[int]) -> list[torc
 class StackedSGD:
     """nnlab.optim.SGD for K stacked models with per-model lr, momentum and weight decay.
 
-    torch's `add(x, y, alpha=a)` rounds once (a fused multiply-add with `a` in float32); with a
-    tensor of per-model values we compute the same expression in float64 and round once to float32.
+    torch's `add(x, y, alpha=a)` rounds once (a fused multiply-add with `a` in float32); with a tensor of
+    per-model values the same expression is computed in float64 (a·y is exact there) and rounded once to
+    float32, in one addcmul per parameter that writes float32. The momentum buffer's `b·m + g` rounds twice,
+    as torch's mul_ then add_ do, in float32.
     """
 
     def __init__(self, params: list[torch.Tensor], lr: list[float], momentum: list[float],
                  weight_decay: list[float], nesterov: bool):
         self.params, self.nesterov = params, nesterov
         self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in params]
-        self.momentum = [self._per_model(torch.tensor(momentum, dtype=torch.float32), p) for p in params]
+        self.momentum = [self._per_model(torch.tensor(momentum, dtype=torch.float32), p, torch.float32)
+                         for p in params]
         self.weight_decay = [self._per_model(torch.tensor(weight_decay, dtype=torch.float32), p) for p in params]
         self.use_momentum, self.use_decay = any(momentum), any(weight_decay)
         self.momentum_buffers = None
@@ -132,12 +135,13 @@ class StackedSGD:
         self.lr = [self._per_model(-torch.tensor(lr, dtype=torch.float32), p) for p in self.params]
 
     @staticmethod
-    def _per_model(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return values.double().to(p.device).reshape(-1, *([1] * (p.dim() - 1)))  # (K, 1, ...)
+    def _per_model(values: torch.Tensor, p: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+        return values.to(dtype).to(p.device).reshape(-1, *([1] * (p.dim() - 1)))  # (K, 1, ...)
 
     @staticmethod
-    def _fma(x, a, y):  # x + a·y rounded once to float32
-        return (x.double() + a * y.double()).float()
+    def _fma(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """x + a·y rounded once to float32: float64 `a` makes addcmul compute in float64; `out` is float32."""
+        return torch.addcmul(x, a, y, out=torch.empty_like(x) if out is None else out)
 
     @torch.no_grad()
     def step(self) -> None:
@@ -148,14 +152,15 @@ class StackedSGD:
             if self.momentum_buffers is None:
                 self.momentum_buffers = [g.detach().clone() for g in grads]
             else:
-                self.momentum_buffers = [(b.double() * m).float() + g
-                                         for b, m, g in zip(self.momentum_buffers, self.momentum, grads)]
+                torch._foreach_mul_(self.momentum_buffers, self.momentum)
+                torch._foreach_add_(self.momentum_buffers, grads)
             if self.nesterov:
-                grads = [self._fma(g, m, b) for g, m, b in zip(grads, self.momentum, self.momentum_buffers)]
+                momentum64 = [m.double() for m in self.momentum]
+                grads = [self._fma(g, m, b) for g, m, b in zip(grads, momentum64, self.momentum_buffers)]
             else:
                 grads = self.momentum_buffers
         for p, lr, g in zip(self.params, self.lr, grads):
-            p.copy_(self._fma(p, lr, g))
+            self._fma(p, lr, g, out=p)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:

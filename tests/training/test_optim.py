@@ -73,3 +73,29 @@ def test_keep_selects_the_stacked_models_state_rows():
     plain = SGD(params, lr=0.1)
     plain.keep([0], [p[:1] for p in params])
     assert plain.momentum_buffers is None
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_stacked_sgd_is_bit_identical_to_each_models_own_sgd(nesterov):
+    """Per-model lr, momentum and weight decay in one stack: model k's weights are those its own SGD gives."""
+    torch.manual_seed(0)
+    lrs, momentums, decays = [0.05, 0.2, 0.013, 0.7], [0.9, 0.0, 0.5, 0.1], [0.0, 0.01, 1e-3, 0.0]
+    if nesterov:
+        momentums = [0.9, 0.3, 0.5, 0.1]
+    K, shapes = len(lrs), [(5, 3), (5,), (2, 5)]
+    stacked = [torch.randn(K, *s).requires_grad_() for s in shapes]
+    alone = [[p[k].detach().clone().requires_grad_() for p in stacked] for k in range(K)]
+    opt = optim.StackedSGD(stacked, lrs, momentums, decays, nesterov)
+    own = [optim.SGD(params, lr=lr, momentum=m, weight_decay=wd, nesterov=nesterov)
+           for params, lr, m, wd in zip(alone, lrs, momentums, decays)]
+    for _ in range(40):
+        grads = [torch.randn(K, *s) for s in shapes]
+        for p, g in zip(stacked, grads):
+            p.grad = g.clone()
+        opt.step()
+        for k, (params, o) in enumerate(zip(alone, own)):
+            for p, g in zip(params, grads):
+                p.grad = g[k].clone()
+            o.step()
+    for k in range(K):
+        assert all(torch.equal(p[k], q) for p, q in zip(stacked, alone[k])), k
