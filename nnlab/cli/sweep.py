@@ -116,7 +116,6 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None
         from nnlab.errors import Interrupted
         from nnlab.sweep.batch import batch_of, join
         from nnlab.sweep.plan import expand, grid_points
-        from nnlab.sweep.save import SweepFolder
         from nnlab.sweep.search import check_params
         from nnlab.training.signals import catch_signals
 
@@ -126,11 +125,14 @@ def train_many(config: Path, overrides: list[str], grid, seeds: list[int] | None
         else:
             check_params(config, overrides, how.search.params)
             name, n_points = load_config(config, overrides).name, how.search.trials
-    # Claimed before training, each group saved as it finishes: an unwritable folder fails now, and a signal or
-    # a disk that fills up later keeps every group saved before it.
-    with catch_signals() as stop:
+    # A cluster starts now, its workers importing torch while this process does. The folder is claimed before
+    # training, each group saved as it finishes: an unwritable folder fails now, and a signal or a disk that
+    # fills up later keeps every group saved before it.
+    with catch_signals() as stop, _cluster(how) as get_client:
+        from nnlab.sweep.save import SweepFolder  # imports torch
+
         with SweepFolder.claim(Path(out), name, how.kind, n_points, overrides) as folder, \
-                _trainer(how, progress, talk, folder, stop) as train:
+                _trainer(how, progress, talk, folder, stop, get_client) as train:
             batches = []
             if how.search is None:
                 _train(batch_of(trials, vectorize=how.vectorize, halving=how.halving), how, train, batches, talk)
@@ -208,16 +210,25 @@ def _halving_summary(done, how: How) -> dict:
 
 
 @contextmanager
-def _trainer(how: How, progress, talk: bool, folder, stop):
-    """A function that trains a batch in place (results, seconds), saving each group into `folder` as it comes
-    back, and returns the signal number that stopped it (0: none): in this process (`stop` is the flag the
-    signals set), or on a Dask cluster that starts now, while the configs and data load."""
+def _cluster(how: How):
+    """The Dask client started now in the background (its `get`), or None for an in-process sweep."""
     if how.scheduler is None and how.workers is None:
-        yield lambda b: _in_process(b, progress if talk else None, folder, stop, how)
+        yield None
         return
     from nnlab.sweep.dask_client import early_client
 
     with early_client(how.scheduler, how.workers, preload=("nnlab.sweep.dask_tasks",)) as get_client:
+        yield get_client
+
+
+@contextmanager
+def _trainer(how: How, progress, talk: bool, folder, stop, get_client):
+    """A function that trains a batch in place (results, seconds), saving each group into `folder` as it comes
+    back, and returns the signal number that stopped it (0: none): in this process (`stop` is the flag the
+    signals set), or on the Dask cluster `get_client` gives."""
+    if get_client is None:
+        yield lambda b: _in_process(b, progress if talk else None, folder, stop, how)
+    else:
         yield lambda b: _on_cluster(b, get_client, how, progress, talk, folder)
 
 

@@ -91,6 +91,17 @@ def _preload_forkserver(modules: tuple) -> None:
     get_mp_context().set_forkserver_preload(["distributed", "torch", "torch.func", "torch.nn.functional", *modules])
 
 
+def _start_forkserver(modules: tuple) -> None:
+    """Start the server now (with SIGINT ignored, which its workers inherit), so that it imports torch while this
+    process does."""
+    import dask
+    from multiprocessing import forkserver
+
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    _preload_forkserver(modules)
+    forkserver.ensure_running()
+
+
 @contextmanager
 def early_client(scheduler: str | None = None, workers: int | None = None, preload: tuple = ()):
     """open_client() started now in a background thread, so the workers start while this process reads its
@@ -100,6 +111,8 @@ def early_client(scheduler: str | None = None, workers: int | None = None, prelo
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    if scheduler is None:  # the server local workers fork from starts importing torch now, not when the thread
+        _start_forkserver(preload)  # below gets the GIL back from this one's imports
     box: dict = {}
     ready, done, restored = threading.Event(), threading.Event(), []
 

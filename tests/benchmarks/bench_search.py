@@ -8,8 +8,8 @@ Sections (each prints a table, the quality bar it checks, and the load average b
            point, over 10 search seeds (disjoint seed sets): same best point? what share of member-epochs?
   tpe      --search tpe against --search random, 64 trials each, on a 2-parameter training problem
            (SGD lr and momentum on linear regression), averaged over 5 search seeds
-  cluster  `nnlab sweep` of 4 grid points x 16 seeds x 1000 epochs, in-process against --workers 2,
-           end to end through the CLI (and the training phase alone), contenders alternated
+  cluster  `nnlab sweep` of 4 grid points x 16 seeds x 1000 epochs (--cluster-seeds), in-process against
+           --workers 2, end to end through the CLI (and the training phase alone), contenders alternated
   seeds    256 wine seeds: the stack end to end (build, train, score) against 256 sequential loops, and
            `nnlab train --seeds 256` through the CLI
 Not collected by pytest (not named test_*.py). Numbers from a shared machine are only comparable
@@ -171,8 +171,9 @@ def bench_tpe(n_searches: int, trials: int, batch: int) -> list[dict]:
             for strategy, v in best.items()]
 
 
-CLUSTER_SWEEP = ["sweep", str(WINE), "--grid", "optimizer.lr=0.02,0.05,0.1,0.2", "--seeds", "16", "--json",
-                 "--no-plots", "device=cpu"]
+def cluster_sweep(seeds: int) -> list[str]:
+    return ["sweep", str(WINE), "--grid", "optimizer.lr=0.02,0.05,0.1,0.2", "--seeds", str(seeds), "--json",
+            "--no-plots", "device=cpu"]
 
 
 def cli_run(args: list[str], out: Path) -> tuple[float, dict]:
@@ -208,7 +209,7 @@ def parallel_capacity(epochs: int = 300) -> float:
     return 2 * one / two
 
 
-def bench_cluster(repeats: int) -> list[dict]:
+def bench_cluster(repeats: int, seeds: int = 16) -> list[dict]:
     contenders = {"in-process": [], "--workers 2": ["--workers", "2"]}
     wall = {name: [] for name in contenders}
     train = {name: [] for name in contenders}
@@ -216,7 +217,7 @@ def bench_cluster(repeats: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             for name, extra in contenders.items():
-                seconds, summary = cli_run(CLUSTER_SWEEP + extra, Path(tmp) / f"{r}")
+                seconds, summary = cli_run(cluster_sweep(seeds) + extra, Path(tmp) / f"{r}")
                 wall[name].append(seconds)
                 train[name].append(summary["train_seconds"])
                 plan = summary.get("cluster", [""])[0]
@@ -280,6 +281,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="halving,tpe,cluster,seeds", help="comma-separated sections")
     parser.add_argument("--repeats", type=int, default=3, help="alternating repeats of the cluster section")
+    parser.add_argument("--cluster-seeds", type=int, default=16, help="seeds per grid point of the cluster section "
+                        "(16: the issue's sweep; 64: stacks big enough that halving one halves its time)")
     parser.add_argument("--searches", type=int, default=10, help="search seeds of the halving section")
     parser.add_argument("--seeds-k", type=int, default=256, help="models of the seeds section")
     parser.add_argument("--seeds-epochs", type=int, default=200, help="epochs per model in the seeds section")
@@ -299,8 +302,9 @@ def main() -> None:
             rows = bench_tpe(5, 64, 8)
             title = f"TPE vs random search, 64 trials of {' '.join(TPE_PARAMS)} (bar: TPE's mean best >= random's)"
         elif section == "cluster":
-            rows = bench_cluster(args.repeats)
-            title = "nnlab sweep 4 points x 16 seeds x 1000 epochs: in-process vs --workers 2 (bar: >= 1.4x)"
+            rows = bench_cluster(args.repeats, args.cluster_seeds)
+            title = (f"nnlab sweep 4 points x {args.cluster_seeds} seeds x 1000 epochs: in-process vs --workers 2 "
+                     "(bar at 16 seeds: >= 1.4x)")
         elif section == "seeds":
             rows = bench_seeds(args.seeds_k, args.seeds_epochs)
             title = f"{args.seeds_k} wine seeds: stacked end to end vs sequential loops (bar: >= 12x)"
