@@ -1,3 +1,4 @@
-from nnlab.cli import app
+from nnlab.cli import run
 
-app(prog_name="nnlab")
+if __name__ == "__main__":
+    run()

@@ -53,3 +53,39 @@ def test_a_suggested_override_trains(cli):
     stderr = cli("train", WINE_CFG, "--epochs", "2", code=2).stderr
     override = stderr.split("give the override ")[1].split(";")[0]
     assert cli.train_json(WINE_CFG, override)["epochs"] == 2
+
+
+PROGRAM = """
+import atexit, pathlib, sys
+marker = pathlib.Path(sys.argv.pop())
+atexit.register(lambda: marker.write_text("atexit ran"))
+sys.argv = ["nnlab", *sys.argv[1:]]
+from nnlab.cli import run
+run()
+print("not reached")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, code, out, err", [
+    (["check", str(WINE_CFG)], 0, "ok", ""),
+    (["check", "no/such.yaml"], 2, "", "error: "),
+    (["schema"], 0, '"title"', ""),
+])
+def test_the_program_exits_quickly_with_its_code_output_and_atexit_handlers(tmp_path, args, code, out, err):
+    """run() skips the interpreter's module teardown (torch's costs 0.6 s) but keeps what a command needs: the exit
+    code, every byte of stdout and stderr (to a file, not a terminal), and the atexit handlers."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "marker"
+    with open(tmp_path / "out", "w") as stdout, open(tmp_path / "err", "w") as stderr:
+        done = subprocess.run([sys.executable, "-c", PROGRAM, *args, str(marker)], cwd=ROOT, stdout=stdout,
+                              stderr=stderr)
+    written, errors = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
+    assert done.returncode == code and out in written and err in errors and "not reached" not in written
+    assert marker.read_text() == "atexit ran"
+    if args == ["schema"]:
+        import json
+
+        assert json.loads(written)["title"]  # the whole document, flushed
