@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 WINE = ROOT / "configs" / "wine_mlp.yaml"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-IMPORTS_TORCH = ("import sys, runpy; sys.argv = ['nnlab', *sys.argv[1:]]\n"
-                 "try: runpy.run_module('nnlab', run_name='__main__')\n"
+IMPORTS_TORCH = ("import sys; sys.argv = ['nnlab', *sys.argv[1:]]\n"
+                 "from nnlab.cli import app  # not run(): it ends the process before the question below\n"
+                 "try: app(prog_name='nnlab')\n"
                  "except SystemExit: pass\n"
                  "print('torch' in sys.modules, file=sys.stderr)")
 FLOOR = "floor: import torch, pandas"
