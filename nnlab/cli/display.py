@@ -52,7 +52,7 @@ class TrainingView:
             self.console.print(run_header(run.cfg, run.splits, setup.model, setup.device, setup.threads))
             resumed = f" (resumed at epoch {run.start_at.epoch})" if run.start_at else ""
             self.console.print(f"run directory: {run.path}{resumed}", soft_wrap=True)
-            self.console.print(self.table.header())
+            self.console.print(self.table.header(), soft_wrap=True)  # rows whole: a narrow terminal wraps them itself
             if stderr_is_interactive():
                 self._start_progress()
         if self.tensorboard_dir is not None:
@@ -80,7 +80,7 @@ class TrainingView:
     def on_epoch_end(self, epoch: int, row: dict | None) -> None:
         if row is not None:
             if self.mode == "normal":
-                self.console.print(self.table.row(row))
+                self.console.print(self.table.row(row), soft_wrap=True)
             elif self.mode == "jsonl":
                 print_json({"event": "epoch", **row})
             if self.writer is not None:

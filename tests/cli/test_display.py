@@ -140,3 +140,25 @@ def test_the_final_screen_has_whole_table_rows_and_no_bar_left(tmp_path, monkeyp
         "\n".join(rows)
     assert len({len(row) for row in rows + [screen[header]]}) == 1  # every row lines up with the header
     assert screen[header + 11].startswith("classification report: train") and screen[-1].startswith("saved ")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_a_terminal_narrower_than_the_table_gets_each_row_as_one_line(tmp_path, monkeypatch):
+    """nnlab never breaks a row (copying it, or a `script` log, gives it whole); the terminal wraps what does not
+    fit, and the final screen still has no bar left."""
+    import re
+
+    pytest.importorskip("pyte", reason="needs the test extra: pip install -e '.[test]'")
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setenv("LINES", "50")
+    monkeypatch.setenv("NO_COLOR", "1")
+    stream = _train_on_terminal([ROOT / "configs" / "wine_mlp.yaml", "data.val_size=0.15", "train.epochs=2000",
+                                 "train.log_every=400", "--out", tmp_path, "--no-plots"], monkeypatch)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream)  # colours and cursor moves out
+    row = r" +[\d.e-]+ +[\d.e-]+ +[01]\.\d{4} +[\d.e-]+ +[01]\.\d{4} +\d+\.\d\ds"  # 7 columns: wider than 60
+    # a row follows a newline, or the carriage return of the bar frame it replaces, and ends its line
+    assert all(re.search(rf"(?m)(?:^|\r) *{epoch}{row} *\r?$", plain) for epoch in range(400, 2001, 400)), plain
+    screen = _final_screen(stream, 60)
+    assert not any(re.search(r"\d+/2000|━╸|loss …", line) for line in screen), "\n".join(screen)
