@@ -80,7 +80,7 @@ def metric_vs_keys(path: Path, points: list[dict], headline: str, name: str) -> 
                 ax.errorbar([x for x, _ in chosen], [_stat(p, headline)["mean"] for _, p in chosen],
                             yerr=[_stat(p, headline)["std"] for _, p in chosen], fmt="o" if kept else "x",
                             capsize=3, alpha=0.85 if kept else 0.5, color="tab:blue" if kept else "tab:gray",
-                            label="trained to the end" if kept else "dropped by halving (score there)")
+                            label="trained to the end" if kept else "dropped by halving (its value there)")
         if usable:
             ax.plot([xs[0]], [_stat(usable[0], headline)["mean"]], "*", color="tab:red", markersize=14,
                     label="best", zorder=5)
@@ -118,7 +118,7 @@ def rungs(path: Path, halving: dict, points: list[dict], headline: str, name: st
     ax.axvline(end, color="gray", alpha=0.3)
     ax.set_xscale("log")
     ax.set_xlabel("epoch (rungs, then the last epoch)")
-    ax.set_ylabel(f"{halving['split']} score (mean over seeds)")
+    ax.set_ylabel(f"{halving['split']}_{headline.split('_', 1)[1]} (mean over seeds)")  # the rungs' split
     ax.set_title(f"{name}: successive halving, eta {halving['eta']} ({halving['fraction']:.0%} of the grid's compute)")
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
@@ -133,7 +133,7 @@ def lr_curve(path: Path, lrs: list[float], losses: list[float | None], suggested
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.86)
     ax = fig.add_subplot()
     finite = [(lr, v) for lr, v in zip(lrs, losses) if v is not None and math.isfinite(v)]
-    ax.plot([lr for lr, _ in finite], [v for _, v in finite], "-o", markersize=3, label="train loss after the budget")
+    ax.plot([lr for lr, _ in finite], [v for _, v in finite], "-o", markersize=3, label="train_loss after the budget")
     gone = [lr for lr, v in zip(lrs, losses) if v is None or not math.isfinite(v)]
     if gone and finite:
         top = max(v for _, v in finite)
@@ -147,7 +147,7 @@ def lr_curve(path: Path, lrs: list[float], losses: list[float | None], suggested
     if spans_decades([v for _, v in finite]):
         ax.set_yscale("log")
     ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel(f"train loss: {loss_name}")
+    ax.set_ylabel(f"train_loss ({loss_name})")
     ax.set_title(f"{title}: LR finder, {epochs} epochs per learning rate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
