@@ -129,13 +129,8 @@ def train_group_task(data_path, cfg_dicts: list[dict], vectorize: bool, threads:
     local = [{**d, "threads": threads} for d in cfg_dicts]
     if data_path is not None:  # the client's path means nothing here
         local = [{**d, "data": {**d["data"], "path": str(data_path)}} for d in local]
-    import os, time as _t
-    _a = _t.time()
     splits = load_many([validate(d, "sweep") for d in local])
-    _b = _t.time()
-    r = train_group(local, splits, vectorize, halving=halving)
-    open("/tmp/prof/worker.log", "a").write(f"{os.getpid()} start {_a:.3f} loaded {_b:.3f} trained {_t.time():.3f} loop {r[0].fit.seconds:.3f}\n")
-    return r
+    return train_group(local, splits, vectorize, halving=halving)
 
 
 def failed_result(cfg: RunConfig, reason: str) -> TrialResult:
