@@ -76,10 +76,10 @@ def train(
             try:
                 result, outcome, compared, summary = _train(run, setup, view, all_overrides, baseline,
                                                             plotter if plots else None)
+                written = _plots_written(run, plotter, summary)
             except NnlabError as e:  # interrupted or diverged: --json/--jsonl still end with the summary it saved
                 view.stopped(e.summary)
                 raise
-            written = _plots_written(run, plotter)
         view.report(summary, result.history, outcome, compared, written)
 
 
@@ -110,7 +110,7 @@ def _train(run, setup, view, overrides: list[str], baseline: bool, plotter):
     return result, outcome, compared, summary
 
 
-def _plots_written(run, plotter) -> list:
+def _plots_written(run, plotter, summary: dict) -> list:
     import signal
 
     from nnlab.rundir.store import saving
@@ -119,7 +119,7 @@ def _plots_written(run, plotter) -> list:
         with saving(run.path):  # a disk that fills up with the PNGs: exit 4, as for any file of the run
             return plotter.wait()
     except KeyboardInterrupt:  # Ctrl-C while the plots are drawn: the run is finished and saved
-        raise run.interrupted_after_training(signal.SIGINT) from None
+        raise run.interrupted_after_training(signal.SIGINT, summary) from None
 
 
 def _fit(run, setup, stop, on_epoch_end):

@@ -132,6 +132,22 @@ def test_json_after_a_signal_past_the_last_step_prints_the_finished_summary(cli,
     result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--baseline", "--json",
                  "--run-dir", tmp_path / "run", code=130)
     assert json.loads(result.stdout) == json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_ctrl_c_while_the_plots_are_drawn_exits_130_with_the_finished_run_saved(cli, monkeypatch, tmp_path):
+    from nnlab.views.plotter import Plotter
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Plotter, "wait", interrupted)
+    result = cli("train", ROOT / "configs" / "wine_mlp.yaml", "train.epochs=5", "--json", "--run-dir",
+                 tmp_path / "run", code=130)
+    assert "after the last step" in result.stderr and "internal error" not in result.stderr
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert json.loads(result.stdout) == saved and saved["status"] == "finished"
+
+
 def test_a_diverged_run_is_one_error_line_naming_where_what_was_saved_and_what_to_do(cli):
     result = cli("train", ROOT / "configs" / "linear_regression.yaml", "optimizer.lr=1e4", "--out", cli.out, code=5)
     run_dir = next(cli.out.iterdir())
