@@ -63,11 +63,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None, preloa
     else:
         import logging
 
-        # workers (and the nanny's restarts of a dead one) fork from a server that has torch imported
-        dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-        _preload_forkserver(preload)
         # Bound the scheduler's own rescheduling of tasks whose worker died (default 3).
         with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), _workers_ignore_ctrl_c():
+            _start_forkserver(preload)  # at once if early_client has not started it already
             cluster = distributed.LocalCluster(
                 n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1",
                 dashboard_address=None, silence_logs=logging.CRITICAL, preload=list(preload),
@@ -82,23 +80,18 @@ def open_client(scheduler: str | None = None, workers: int | None = None, preloa
             cluster.close()
 
 
-def _preload_forkserver(modules: tuple) -> None:
-    """Local workers fork from one server process that imported torch and `modules` once (before any thread
-    or parallel region ran), instead of each spawning a fresh interpreter that imports torch itself: starting
-    2 workers costs one torch import, not two racing the client's for the same cores."""
-    from distributed.utils import get_mp_context
-
-    get_mp_context().set_forkserver_preload(["distributed", "torch", "torch.func", "torch.nn.functional", *modules])
-
-
 def _start_forkserver(modules: tuple) -> None:
-    """Start the server now (with SIGINT ignored, which its workers inherit), so that it imports torch while this
-    process does."""
-    import dask
+    """Local workers (and the nanny's restarts of a dead one) fork from one server process that imports torch and
+    `modules` once, before any thread or parallel region runs, instead of each spawning an interpreter that imports
+    torch itself: 2 workers cost one torch import, not two racing this process's for the same cores. Started now
+    (SIGINT ignored by the caller, which the workers inherit) so that it imports while this process does."""
     from multiprocessing import forkserver
 
+    import dask
+    from distributed.utils import get_mp_context
+
     dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-    _preload_forkserver(modules)
+    get_mp_context().set_forkserver_preload(["distributed", "torch", "torch.func", "torch.nn.functional", *modules])
     forkserver.ensure_running()
 
 
@@ -111,8 +104,8 @@ def early_client(scheduler: str | None = None, workers: int | None = None, prelo
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    if scheduler is None:  # the server local workers fork from starts importing torch now, not when the thread
-        _start_forkserver(preload)  # below gets the GIL back from this one's imports
+    if scheduler is None:  # the workers' server starts importing torch now, not when the thread below gets the GIL
+        _start_forkserver(preload)  # back from this one's imports
     box: dict = {}
     ready, done, restored = threading.Event(), threading.Event(), []
 

@@ -7,6 +7,7 @@ would use; the worker rebuilds the same splits from its verified copy of the dat
 nnlab.training.group.train_group, the function the in-process sweep runs. Results come back in trial order.
 """
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ def dask_setup(worker=None) -> None:
     import nnlab.data.load  # noqa: F401
 
 
+@functools.cache  # once per worker process
 def heap_for_training() -> None:
     """Undo, in this worker, the malloc setting Dask's nanny starts workers with (MALLOC_TRIM_THRESHOLD_=65536).
 
@@ -38,9 +40,8 @@ def heap_for_training() -> None:
     """
     import os
 
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or getattr(heap_for_training, "done", False):
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return
-    heap_for_training.done = True
     try:
         import ctypes
 
