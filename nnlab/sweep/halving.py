@@ -45,11 +45,18 @@ def rung_epochs(epochs: int, n_points: int, eta: int, min_epochs: int | None = N
     if min_epochs is not None:
         return rungs(min_epochs)
     first = max(1, round(epochs / eta ** halvings))  # the textbook schedule: one point left at the last epoch
-    # later, while every rung still fits before the last epoch and the budget holds
-    while len(rungs(first + 1)) == len(rungs(first)) and \
-            member_fraction(rungs(first + 1), n_points, eta, epochs) <= BUDGET:
-        first += 1
-    return rungs(first)
+    n_rungs = len(rungs(first))
+
+    def allowed(later: int) -> bool:  # every rung still before the last epoch, within the budget
+        schedule = rungs(later)
+        return len(schedule) == n_rungs and member_fraction(schedule, n_points, eta, epochs) <= BUDGET
+
+    # both conditions hold up to some first rung and fail after it (later rungs: more compute, fewer that fit)
+    low, high = first, epochs  # allowed(low) or low is the textbook's; not allowed(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if allowed(middle) else (low, middle)
+    return rungs(low)
 
 
 def member_fraction(rungs: list[int], n_points: int, eta: int, epochs: int) -> float:
